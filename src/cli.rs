@@ -1,0 +1,228 @@
+//! The command line (SPEC §9). Doc comments here are the `--help` text.
+//!
+//! Global options are accepted before or after the subcommand
+//! (`ops-monitor tick --config-file X`), as crontabs written for the Python
+//! version put them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Lang;
+
+/// Watch long-running scripts and report on them through Telegram — no
+/// language model in the loop.
+#[derive(Debug, Parser)]
+#[command(name = "ops-monitor", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The job config [default: $OPENCLAW_HOME/net/config/ops-jobs.json]
+    #[arg(long, global = true, env = "OPS_MONITOR_CONFIG", value_name = "PATH")]
+    pub config_file: Option<String>,
+
+    /// The state file [default: $OPENCLAW_HOME/net/state/ops-monitor.json]
+    #[arg(long, global = true, env = "OPS_MONITOR_STATE", value_name = "PATH")]
+    pub state_file: Option<String>,
+
+    /// How long to wait for another run's lock before giving up (exit 75)
+    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub lock_timeout: Duration,
+
+    /// More output on stderr
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less output: errors only
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One monitoring pass: run status commands, decide, report (for cron/timers)
+    Tick(TickArgs),
+    /// Check the job config and report every problem at once
+    ValidateConfig {
+        /// Unknown keys are errors, not warnings
+        #[arg(long)]
+        strict: bool,
+    },
+    /// One line per job, the queue, the outbox, silences and the last tick
+    Status {
+        /// The same as one JSON document
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a long_running_read job's start command
+    Start {
+        job: String,
+        /// Allow a job whose risk is not read_only
+        #[arg(long)]
+        allow_risk: bool,
+        #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+        timeout_seconds: f64,
+    },
+    /// Run a job's stop command, else SIGTERM the pid its status reports
+    Stop {
+        job: String,
+        #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+        timeout_seconds: f64,
+    },
+    /// Run a one_shot_read job, or an approved one_shot_write job
+    Run {
+        job: String,
+        /// Say what would run, run nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+        timeout_seconds: f64,
+    },
+    /// Approve one run of a one_shot_write job
+    Approve {
+        job: String,
+        /// How long the approval stays good
+        #[arg(long = "for", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+        for_: Duration,
+        /// Why, for the record
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Take back an approval given with `approve`
+    Revoke { job: String },
+    /// Hold back every report of a job (or all jobs) for a while
+    Silence {
+        #[command(flatten)]
+        which: Which,
+        /// How long (90s, 15m, 2h, 1d)
+        #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
+        for_: Duration,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// End a silence
+    Unsilence {
+        #[command(flatten)]
+        which: Which,
+    },
+    /// Deliver a one-off message through the configured channels
+    Notify {
+        text: String,
+        /// Telegram chat id (wins over the configured targets)
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// The stored output of a job's last start, stop and run, and its queue items
+    Logs { job: String },
+    /// An offline end-to-end check of this installation
+    Selftest,
+    /// Print the config JSON Schema
+    Schema,
+    /// Print a shell completion script
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct Which {
+    /// The job
+    pub job: Option<String>,
+    /// Every job
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TickArgs {
+    /// Print the report instead of delivering it
+    #[arg(long)]
+    pub print_only: bool,
+    /// Start nothing, run nothing but status commands, write no state
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Telegram chat id (wins over the configured targets)
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Report language [default: defaults.language, else en]
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
+    /// Most status commands running at once
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// Write the jobs' state in the Prometheus text format here
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// `90s`, `15m`, `2h`, `1d`, or plain seconds (`30`, `0.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: use 90s, 15m, 2h or 1d"))?;
+    let mult = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {text:?}: use s, m, h or d"
+            ))
+        }
+    };
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("invalid duration {text:?}: must be zero or more"));
+    }
+    Duration::try_from_secs_f64(n * mult).map_err(|e| format!("invalid duration {text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("abc").is_err());
+    }
+
+    #[test]
+    fn global_options_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "ops-monitor",
+            "tick",
+            "--config-file",
+            "x.json",
+            "--print-only",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.config_file.as_deref(), Some("x.json"));
+    }
+}

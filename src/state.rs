@@ -1,0 +1,483 @@
+//! The state file (`ops-monitor.json`, SPEC §4): its types, the lock that
+//! makes one run at a time, reading (with corrupt files moved aside, never
+//! silently reset), and the atomic, durable write.
+//!
+//! Every struct keeps the keys it does not know in `extra`, so a state
+//! written by the Python version or a newer release loses nothing here.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::exit::{self, Code};
+use crate::outbox::OutboxMessage;
+
+/// Queue items kept at most (oldest finished ones dropped first).
+pub const QUEUE_KEEP: usize = 200;
+
+/// `{running, completed, progressKey, stopReason}` as last seen. All four keys
+/// are always written (null when absent), as the Python version does.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastSeen {
+    #[serde(default)]
+    pub running: bool,
+    #[serde(default)]
+    pub completed: bool,
+    #[serde(default)]
+    pub progress_key: Option<String>,
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    /// New: the status `level` last seen, so a change of level is reported once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// New: the job's status could not be read on the last tick.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unknown: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `{exitCode, durationMs, stdoutTail, stderrTail}` of a start, stop or run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    #[serde(default)]
+    pub stdout_tail: String,
+    #[serde(default)]
+    pub stderr_tail: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Per-job state. Optional keys are left out of the file when unset.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<LastSeen>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_report_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_completed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_anomaly_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_anomaly_report_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_progress_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_progress_at: Option<f64>,
+    /// New: the progress key of the last routine report (SPEC §5.3 `onlyOnChange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reported_progress_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_auto_resume_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_manual_start_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_start: Option<RunRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_stop_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_stop: Option<RunRecord>,
+    /// New: a scheduled read check failed on its last run (SPEC §5.5 recovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check_failed: Option<bool>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueStatus {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Blocked,
+}
+
+/// One item of the queue (SPEC §4, §5.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueItem {
+    pub id: String,
+    pub job_id: String,
+    #[serde(default)]
+    pub created_at: f64,
+    #[serde(default)]
+    pub not_before: f64,
+    #[serde(default)]
+    pub reason: String,
+    pub status: QueueStatus,
+    #[serde(default)]
+    pub attempt: u32,
+    #[serde(default)]
+    pub last_run_at: Option<f64>,
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    #[serde(default)]
+    pub stdout_tail: Option<String>,
+    #[serde(default)]
+    pub stderr_tail: Option<String>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub timeout_seconds: Option<f64>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A grant given with `approve JOB`: good for one run until it expires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Grant {
+    pub granted_at: f64,
+    pub expires_at: f64,
+    #[serde(default)]
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A silence: every report of a job (or of all jobs, key `*`) held back until `until`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Silence {
+    pub until: f64,
+    pub created_at: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The record of the last tick (`status` shows it; metrics export it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorRecord {
+    #[serde(default)]
+    pub last_tick_at: f64,
+    #[serde(default)]
+    pub last_tick_duration_ms: u64,
+    #[serde(default)]
+    pub last_tick_outcome: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The whole state file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    #[serde(default = "one")]
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub jobs: BTreeMap<String, JobState>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue: Vec<QueueItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_config_error_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<OutboxMessage>,
+    /// Messages dropped from a full outbox, not yet told on a delivered message.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub outbox_dropped: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<MonitorRecord>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub approvals: BTreeMap<String, Grant>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub silences: BTreeMap<String, Silence>,
+    /// A corrupt state file was moved aside here; the next report says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrupt_moved_to: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            version: 1,
+            updated_at: None,
+            jobs: BTreeMap::new(),
+            queue: Vec::new(),
+            last_config_error_at: None,
+            outbox: Vec::new(),
+            outbox_dropped: 0,
+            monitor: None,
+            approvals: BTreeMap::new(),
+            silences: BTreeMap::new(),
+            corrupt_moved_to: None,
+            extra: Map::new(),
+        }
+    }
+}
+
+impl State {
+    /// The job's state, created empty on first use.
+    pub fn job_mut(&mut self, id: &str) -> &mut JobState {
+        self.jobs.entry(id.to_string()).or_default()
+    }
+
+    /// Keep at most [`QUEUE_KEEP`] items: drop the oldest finished ones first,
+    /// and never an item that still has to run while a finished one is left.
+    pub fn trim_queue(&mut self) {
+        while self.queue.len() > QUEUE_KEEP {
+            let finished = self
+                .queue
+                .iter()
+                .position(|q| !matches!(q.status, QueueStatus::Pending | QueueStatus::Running));
+            self.queue.remove(finished.unwrap_or(0));
+        }
+    }
+
+    /// The state as the file holds it: 2-space indent, sorted keys, non-ASCII
+    /// kept, trailing newline.
+    pub fn to_file_text(&self) -> String {
+        // Going through `Value` sorts every object's keys (serde_json's map is
+        // a BTreeMap), including the flattened unknown ones.
+        let value = serde_json::to_value(self).expect("state serialises");
+        let mut text = serde_json::to_string_pretty(&value).expect("value serialises");
+        text.push('\n');
+        text
+    }
+}
+
+/// Seconds since the Unix epoch as the state stores them.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The held lock on `<state>.lock`; released when dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+/// Take the exclusive lock on `<state>.lock`, waiting up to `timeout`.
+/// Past it: exit 75 with `another ops-monitor is running (lock: PATH)`.
+pub fn lock(state_path: &Path, timeout: Duration) -> Result<Lock> {
+    let lock_path = lock_path(state_path);
+    if let Some(dir) = lock_path.parent() {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create state folder {}", dir.display()))?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Lock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => {
+                if Instant::now() >= deadline {
+                    return Err(exit::fail(
+                        Code::Locked,
+                        format!(
+                            "another ops-monitor is running (lock: {})",
+                            lock_path.display()
+                        ),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
+            }
+        }
+    }
+}
+
+pub fn lock_path(state_path: &Path) -> PathBuf {
+    let mut name = state_path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Read the state. A missing file is a fresh state. A file that is not a JSON
+/// object of the expected shape is moved aside to
+/// `<name>.corrupt-<UTC time>` and a fresh state remembers where it went, so
+/// the next report can say so. `move_aside: false` (read-only commands, dry
+/// runs) leaves the file where it is.
+pub fn load(path: &Path, move_aside: bool) -> Result<State> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read state {}", path.display())),
+    };
+    match parse(&bytes) {
+        Ok(state) => Ok(state),
+        Err(why) => {
+            let mut state = State::default();
+            if move_aside {
+                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+                let mut aside = path.as_os_str().to_owned();
+                aside.push(format!(".corrupt-{stamp}"));
+                let aside = PathBuf::from(aside);
+                fs::rename(path, &aside).with_context(|| {
+                    format!(
+                        "state {} is unreadable ({why}) and could not be moved aside",
+                        path.display()
+                    )
+                })?;
+                state.corrupt_moved_to = Some(format!("{} ({why})", aside.display()));
+            } else {
+                state.corrupt_moved_to = Some(format!("{} is unreadable ({why})", path.display()));
+            }
+            Ok(state)
+        }
+    }
+}
+
+/// Parse state text; the error says why it is not a usable state.
+pub fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    if !value.is_object() {
+        return Err("not a JSON object".to_string());
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        format!("{path}: {}", e.inner())
+    })
+}
+
+/// Write the state atomically and durably: a temporary file in the same
+/// folder, fsync, rename over the old file, fsync the folder. `updatedAt` is
+/// set to now. A reader never sees a half-written file.
+pub fn save(path: &Path, state: &mut State) -> Result<()> {
+    state.updated_at =
+        Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false));
+    write_atomic(path, state.to_file_text().as_bytes())
+        .with_context(|| format!("cannot write state {}", path.display()))
+}
+
+/// Replace `path` with `bytes` so that any reader sees the old or the new
+/// content, never a mix, whatever moment the process dies at.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    // A temp file left by a killed run has a random name and is never read;
+    // `tempfile` removes its own on every error path.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    File::open(&dir)?.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_survive_a_round_trip() {
+        let text = r#"{"version":1,"future":{"a":1},"jobs":{"j":{"lastSeen":{"running":true,"completed":false,"progressKey":null,"stopReason":null,"x":2},"mystery":[1]}},
+            "queue":[{"id":"u","jobId":"j","status":"pending","createdAt":1.0,"notBefore":2.0,"reason":"r","attempt":0,"extraField":"kept"}]}"#;
+        let state = parse(text.as_bytes()).unwrap();
+        let out: Value = serde_json::from_str(&state.to_file_text()).unwrap();
+        assert_eq!(out["future"]["a"], 1);
+        assert_eq!(out["jobs"]["j"]["mystery"][0], 1);
+        assert_eq!(out["jobs"]["j"]["lastSeen"]["x"], 2);
+        assert_eq!(out["queue"][0]["extraField"], "kept");
+    }
+
+    #[test]
+    fn file_text_sorts_keys_and_ends_with_newline() {
+        let mut s = State::default();
+        s.job_mut("b").last_report_at = Some(2.5);
+        s.job_mut("a").last_report_at = Some(1.0);
+        let text = s.to_file_text();
+        assert!(text.ends_with("}\n"));
+        assert!(text.find("\"a\"").unwrap() < text.find("\"b\"").unwrap());
+        assert!(text.contains("\"lastReportAt\": 1.0"));
+        assert!(!text.contains("\"queue\""), "empty queue is left out");
+    }
+
+    #[test]
+    fn non_object_is_rejected() {
+        assert!(parse(b"[1,2]").is_err());
+        assert!(parse(b"{\"jobs\": 3}").is_err());
+        assert!(parse(b"{tru").is_err());
+    }
+
+    #[test]
+    fn trim_queue_drops_finished_first() {
+        let mut s = State::default();
+        for i in 0..(QUEUE_KEEP + 2) {
+            s.queue.push(QueueItem {
+                id: i.to_string(),
+                job_id: "j".into(),
+                created_at: 0.0,
+                not_before: 0.0,
+                reason: String::new(),
+                status: if i == 0 {
+                    QueueStatus::Pending
+                } else {
+                    QueueStatus::Done
+                },
+                attempt: 0,
+                last_run_at: None,
+                exit_code: None,
+                stdout_tail: None,
+                stderr_tail: None,
+                last_error: None,
+                timeout_seconds: None,
+                extra: Map::new(),
+            });
+        }
+        s.trim_queue();
+        assert_eq!(s.queue.len(), QUEUE_KEEP);
+        assert_eq!(s.queue[0].id, "0", "the pending item is kept");
+        assert_eq!(s.queue[1].id, "3");
+    }
+}

@@ -1,0 +1,1 @@
+//! tick (to be written).
