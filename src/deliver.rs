@@ -61,3 +61,22 @@ pub fn deliver(state: &mut State, ctx: &Context, message: &Message, now: f64) ->
     let _ = (state, ctx, message, now);
     todo!("deliver::deliver")
 }
+
+impl Context {
+    pub fn from_env(
+        channels: Option<Vec<Channel>>,
+        target_override: Option<String>,
+        openclaw_config: PathBuf,
+    ) -> Context {
+        Context {
+            channels,
+            target_override,
+            openclaw_config,
+        }
+    }
+}
+
+pub fn notify(state: &mut State, ctx: &Context, text: &str, now: f64) -> Outcome {
+    let _ = (state, ctx, text, now);
+    todo!("deliver::notify")
+}

@@ -9,6 +9,7 @@
 //! [`outbox`]), and the commands that orchestrate them ([`commands`], [`tick`]).
 
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod deliver;
@@ -18,6 +19,7 @@ pub mod paths;
 pub mod process;
 pub mod report;
 pub mod rules;
+pub mod selftest;
 pub mod signals;
 pub mod state;
 pub mod status;

@@ -47,6 +47,32 @@ pub fn openclaw_config(home: &Path) -> PathBuf {
     }
 }
 
+/// The files one command works on, from the options, the environment and
+/// the defaults (SPEC §1).
+#[derive(Debug, Clone)]
+pub struct Files {
+    pub home: PathBuf,
+    pub config: PathBuf,
+    pub state: PathBuf,
+    pub openclaw_config: PathBuf,
+}
+
+impl Files {
+    pub fn resolve(config_file: Option<&str>, state_file: Option<&str>) -> Files {
+        let home = openclaw_home();
+        let pick = |given: Option<&str>, default: PathBuf| match given {
+            Some(p) if !p.trim().is_empty() => expand_tilde(p.trim()),
+            _ => default,
+        };
+        Files {
+            config: pick(config_file, default_config(&home)),
+            state: pick(state_file, default_state(&home)),
+            openclaw_config: openclaw_config(&home),
+            home,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,9 +95,6 @@ pub struct JobState {
     pub last_stop_at: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_stop: Option<RunRecord>,
-    /// New: a scheduled read check failed on its last run (SPEC §5.5 recovery).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_check_failed: Option<bool>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

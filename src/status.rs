@@ -2,6 +2,8 @@
 //! into an [`Observation`] — a valid status, or the reason the job's state is
 //! unknown. Never an error of the monitor.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
 use crate::process::{Ending, Output};
@@ -59,8 +61,8 @@ pub enum Observation {
 pub const NOT_JSON: &str = "status output is not JSON";
 pub const MISSING_BOOLS: &str = "status JSON must include boolean fields: running, completed";
 
-/// Interpret a finished status run.
-pub fn observe(out: &Output) -> Observation {
+/// Interpret a finished status run that had the time limit `limit`.
+pub fn observe(out: &Output, limit: Duration) -> Observation {
     match &out.ending {
         Ending::FailedToStart(why) => {
             return Observation::Unknown(format!("status command failed to start: {why}"))
@@ -68,7 +70,7 @@ pub fn observe(out: &Output) -> Observation {
         Ending::TimedOut => {
             return Observation::Unknown(format!(
                 "status timed out after {}s",
-                out.duration.as_secs_f64().round() as u64
+                limit.as_secs_f64().round() as u64
             ))
         }
         Ending::Interrupted => return Observation::Unknown("status interrupted".into()),
@@ -225,7 +227,6 @@ pub fn python_float(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn out(ending: Ending, stdout: &str, stderr: &str) -> Output {
         Output {
@@ -236,6 +237,10 @@ mod tests {
             stderr_truncated: false,
             duration: Duration::from_secs(1),
         }
+    }
+
+    fn observe_1s(o: &Output) -> Observation {
+        observe(o, Duration::from_secs(1))
     }
 
     fn unknown(o: Observation) -> String {
@@ -297,31 +302,31 @@ mod tests {
     #[test]
     fn every_failure_mode_has_its_message() {
         assert_eq!(
-            unknown(observe(&out(Ending::Exited(3), "", ""))),
+            unknown(observe_1s(&out(Ending::Exited(3), "", ""))),
             "status exit=3"
         );
         assert_eq!(
-            unknown(observe(&out(Ending::Exited(3), "", "first\nboom\n\n"))),
+            unknown(observe_1s(&out(Ending::Exited(3), "", "first\nboom\n\n"))),
             "boom"
         );
         assert_eq!(
-            unknown(observe(&out(Ending::TimedOut, "", ""))),
+            unknown(observe_1s(&out(Ending::TimedOut, "", ""))),
             "status timed out after 1s"
         );
         assert_eq!(
-            unknown(observe(&out(Ending::Exited(0), "  \n", ""))),
+            unknown(observe_1s(&out(Ending::Exited(0), "  \n", ""))),
             "empty status output"
         );
         assert_eq!(
-            unknown(observe(&out(Ending::Exited(0), "nope", ""))),
+            unknown(observe_1s(&out(Ending::Exited(0), "nope", ""))),
             NOT_JSON
         );
         assert_eq!(
-            unknown(observe(&out(Ending::Exited(0), "[1]", ""))),
+            unknown(observe_1s(&out(Ending::Exited(0), "[1]", ""))),
             MISSING_BOOLS
         );
         assert_eq!(
-            unknown(observe(&out(
+            unknown(observe_1s(&out(
                 Ending::Exited(0),
                 r#"{"running":"yes","completed":false}"#,
                 ""
@@ -329,7 +334,7 @@ mod tests {
             MISSING_BOOLS
         );
         assert_eq!(
-            unknown(observe(&out(
+            unknown(observe_1s(&out(
                 Ending::FailedToStart("No such file".into()),
                 "",
                 ""
@@ -338,7 +343,7 @@ mod tests {
         );
         let mut big = out(Ending::Exited(0), "{", "");
         big.stdout_truncated = true;
-        assert_eq!(unknown(observe(&big)), "status output too large");
+        assert_eq!(unknown(observe_1s(&big)), "status output too large");
     }
 
     #[test]

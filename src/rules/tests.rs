@@ -1,0 +1,650 @@
+//! Unit tests of the decision rules. Time is a parameter: no test sleeps.
+//! Tests named `python_defect_*` pin a defect of `ops-monitor.py` that this
+//! port must not have (SPEC §5).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+use crate::config::{Policy, QuietHours};
+
+const T0: f64 = 1_795_244_049.0;
+
+fn job() -> Job {
+    let mut commands = BTreeMap::new();
+    commands.insert("start".to_string(), vec!["true".to_string()]);
+    commands.insert("status".to_string(), vec!["true".to_string()]);
+    Job {
+        id: "job1".into(),
+        name: "Nightly crawl".into(),
+        kind: Kind::LongRunningRead,
+        risk: Risk::ReadOnly,
+        enabled: true,
+        cwd: PathBuf::from("/"),
+        commands,
+        policy: Policy {
+            quiet_hours: QuietHours {
+                start_minute: 0,
+                end_minute: 0,
+            },
+            ..Policy::default()
+        },
+        approval: None,
+        after: Vec::new(),
+    }
+}
+
+fn noon(now: f64) -> Clock {
+    Clock::from_parts(now, 12, 0, 0)
+}
+
+fn status(json: &str) -> Observation {
+    crate::status::parse(json)
+}
+
+const PAUSED: &str = r#"{"running":false,"completed":false,"stopReason":"exited"}"#;
+const COMPLETED: &str = r#"{"running":false,"completed":true,"progress":{"done":100,"total":100}}"#;
+
+fn running(done: u32) -> String {
+    format!(
+        r#"{{"running":true,"completed":false,"pid":4242,"progress":{{"done":{done},"total":100}}}}"#
+    )
+}
+
+/// One tick of a long job: plan automatic resume (assuming `start` exits 0)
+/// and decide.
+fn tick(job: &Job, obs: &Observation, prev: &JobState, clock: &Clock) -> JobOutcome {
+    let note = plan_autorun(job, obs, prev, clock.now, false).map(|a| match a {
+        Autorun::Start => AutorunNote::Started,
+        Autorun::WouldStart => AutorunNote::WouldStart,
+        Autorun::Suppressed => AutorunNote::Suppressed,
+        Autorun::Blocked => AutorunNote::Blocked,
+    });
+    decide_job(job, obs, prev, clock, note, false)
+}
+
+fn output(ending: Ending, stdout: &str) -> Output {
+    Output {
+        ending,
+        stdout: stdout.into(),
+        stderr: String::new(),
+        stdout_truncated: false,
+        stderr_truncated: false,
+        duration: Duration::from_millis(5),
+    }
+}
+
+#[test]
+fn first_sight_of_a_running_job_is_reported_with_progress() {
+    let out = tick(
+        &job(),
+        &status(&running(42)),
+        &JobState::default(),
+        &noon(T0),
+    );
+    let s = out.section.expect("reported");
+    assert_eq!(s.state, StateLine::Running { pid: Some(4242) });
+    assert_eq!(s.progress.len(), 2);
+    assert_eq!(out.state.last_progress_at, Some(T0));
+    assert_eq!(
+        out.state.last_progress_key.as_deref(),
+        Some(r#"{"done": 42, "total": 100}"#)
+    );
+    assert!(!s.action_required);
+}
+
+#[test]
+fn stall_is_an_alert_after_stall_seconds_without_progress() {
+    let mut j = job();
+    j.policy.stall_seconds = 60.0;
+    let t1 = tick(&j, &status(&running(7)), &JobState::default(), &noon(T0));
+    let t2 = tick(&j, &status(&running(7)), &t1.state, &noon(T0 + 59.0));
+    assert!(t2.section.is_none(), "not stalled yet, nothing new");
+    let t3 = tick(&j, &status(&running(7)), &t2.state, &noon(T0 + 60.0));
+    let s = t3.section.expect("stall reported");
+    assert_eq!(s.message.as_deref(), Some("stalled >= 60s"));
+    assert!(s.action_required);
+    assert!(t3
+        .state
+        .last_anomaly_key
+        .as_deref()
+        .unwrap()
+        .contains("\"level\": \"alert\""));
+    // Progress moves again: the anomaly is cleared.
+    let t4 = tick(&j, &status(&running(8)), &t3.state, &noon(T0 + 61.0));
+    assert_eq!(t4.state.last_anomaly_key, None);
+    assert_eq!(t4.state.last_progress_at, Some(T0 + 61.0));
+}
+
+#[test]
+fn stall_zero_never_stalls() {
+    let mut j = job();
+    j.policy.stall_seconds = 0.0;
+    let t1 = tick(&j, &status(&running(7)), &JobState::default(), &noon(T0));
+    let t2 = tick(&j, &status(&running(7)), &t1.state, &noon(T0 + 1e6));
+    assert!(t2.state.last_anomaly_key.is_none());
+}
+
+#[test]
+fn anomaly_key_matches_python_for_paused_job() {
+    let out = tick(&job(), &status(PAUSED), &JobState::default(), &noon(T0));
+    assert_eq!(
+        out.state.last_anomaly_key.as_deref(),
+        Some(
+            r#"{"completed": false, "level": null, "message": null, "progressKey": null, "running": false, "stopReason": "exited"}"#
+        )
+    );
+    assert!(out.section.unwrap().action_required);
+}
+
+#[test]
+fn same_anomaly_is_reminded_only_after_the_interval() {
+    let j = job();
+    let t1 = tick(&j, &status(PAUSED), &JobState::default(), &noon(T0));
+    assert!(t1.section.is_some());
+    let t2 = tick(&j, &status(PAUSED), &t1.state, &noon(T0 + 60.0));
+    assert!(
+        t2.section.is_none(),
+        "same anomaly within the reminder interval"
+    );
+    // Reminder after max(900, reportEverySeconds=1800).
+    let t3 = tick(&j, &status(PAUSED), &t2.state, &noon(T0 + 1799.0));
+    assert!(t3.section.is_none());
+    let t4 = tick(&j, &status(PAUSED), &t3.state, &noon(T0 + 1800.0));
+    assert!(t4.section.is_some(), "reminder");
+    // A different anomaly is reported at once.
+    let other = r#"{"running":false,"completed":false,"stopReason":"rate_limited"}"#;
+    let t5 = tick(&j, &status(other), &t4.state, &noon(T0 + 1801.0));
+    assert!(t5.section.is_some());
+}
+
+#[test]
+fn completion_is_reported_once() {
+    let j = job();
+    let t1 = tick(&j, &status(COMPLETED), &JobState::default(), &noon(T0));
+    assert_eq!(t1.section.unwrap().state, StateLine::Completed);
+    assert_eq!(t1.state.reported_completed, Some(true));
+    let t2 = tick(&j, &status(COMPLETED), &t1.state, &noon(T0 + 99_999.0));
+    assert!(t2.section.is_none());
+}
+
+#[test]
+fn quiet_hours_hold_routine_reports_but_not_anomalies() {
+    let mut j = job();
+    j.policy.quiet_hours = QuietHours {
+        start_minute: 23 * 60,
+        end_minute: 8 * 60,
+    };
+    let night = Clock::from_parts(T0, 3, 0, 0);
+    let t1 = tick(&j, &status(&running(1)), &JobState::default(), &night);
+    assert!(t1.section.is_none(), "routine report held back at 03:00");
+    assert!(
+        t1.state.last_seen.as_ref().unwrap().running,
+        "lastSeen updated"
+    );
+    let t2 = tick(
+        &j,
+        &status(PAUSED),
+        &t1.state,
+        &Clock::from_parts(T0 + 60.0, 23, 30, 0),
+    );
+    assert!(t2.section.is_some(), "anomaly reported in quiet hours");
+    let t3 = tick(
+        &j,
+        &status(COMPLETED),
+        &t2.state,
+        &Clock::from_parts(T0 + 120.0, 7, 59, 0),
+    );
+    assert!(t3.section.is_none(), "completion waits for the morning");
+    let t4 = tick(
+        &j,
+        &status(COMPLETED),
+        &t3.state,
+        &Clock::from_parts(T0 + 180.0, 8, 0, 0),
+    );
+    assert!(t4.section.is_some(), "reported after quiet hours");
+}
+
+#[test]
+fn quiet_hours_wrap_midnight() {
+    let q = QuietHours {
+        start_minute: 23 * 60,
+        end_minute: 8 * 60,
+    };
+    assert!(q.contains(23 * 60));
+    assert!(q.contains(0));
+    assert!(q.contains(8 * 60 - 1));
+    assert!(!q.contains(8 * 60));
+    assert!(!q.contains(12 * 60));
+    let day = QuietHours {
+        start_minute: 9 * 60,
+        end_minute: 17 * 60,
+    };
+    assert!(day.contains(12 * 60) && !day.contains(18 * 60) && !day.contains(8 * 60));
+    let none = QuietHours {
+        start_minute: 300,
+        end_minute: 300,
+    };
+    assert!((0..1440).all(|m| !none.contains(m)));
+}
+
+#[test]
+fn only_on_change_skips_unchanged_progress() {
+    let mut j = job();
+    j.policy.report_every_seconds = 60.0;
+    let t1 = tick(&j, &status(&running(1)), &JobState::default(), &noon(T0));
+    assert!(t1.section.is_some());
+    let t2 = tick(&j, &status(&running(1)), &t1.state, &noon(T0 + 120.0));
+    assert!(t2.section.is_none(), "no progress since the last report");
+    j.policy.only_on_change = false;
+    let t3 = tick(&j, &status(&running(1)), &t2.state, &noon(T0 + 120.0));
+    assert!(t3.section.is_some(), "onlyOnChange off: the cadence alone");
+}
+
+#[test]
+fn report_while_running_off_silences_routine_progress() {
+    let mut j = job();
+    j.policy.report_while_running = false;
+    j.policy.report_every_seconds = 0.0;
+    let t1 = tick(&j, &status(&running(1)), &JobState::default(), &noon(T0));
+    assert!(t1.section.is_some(), "first sight is a state change");
+    let t2 = tick(&j, &status(&running(2)), &t1.state, &noon(T0 + 60.0));
+    assert!(t2.section.is_none());
+}
+
+#[test]
+fn python_defect_progress_changes_flood_the_chat() {
+    // A counter that moves every tick is reported once per reportEverySeconds.
+    let j = job();
+    let mut prev = JobState::default();
+    let mut reports = 0;
+    for minute in 0..60 {
+        let out = tick(
+            &j,
+            &status(&running(minute)),
+            &prev,
+            &noon(T0 + 60.0 * minute as f64),
+        );
+        reports += out.section.is_some() as u32;
+        prev = out.state;
+    }
+    assert_eq!(
+        reports, 2,
+        "at 0 and 30 minutes with reportEverySeconds=1800"
+    );
+}
+
+#[test]
+fn python_defect_autorun_suppressed_floods_every_tick() {
+    let mut j = job();
+    j.policy.auto_resume = true;
+    let t1 = tick(&j, &status(PAUSED), &JobState::default(), &noon(T0));
+    let s1 = t1.section.expect("start reported");
+    assert_eq!(s1.autorun, Some(AutorunNote::Started));
+    assert_eq!(t1.state.last_auto_resume_at, Some(T0));
+    let mut prev = t1.state;
+    for minute in 1..15 {
+        let out = tick(&j, &status(PAUSED), &prev, &noon(T0 + 60.0 * minute as f64));
+        assert!(
+            out.section.is_none(),
+            "minute {minute}: suppressed (backoff) must not be reported on its own"
+        );
+        prev = out.state;
+    }
+    // After the backoff the job is started again, and that is reported.
+    let out = tick(&j, &status(PAUSED), &prev, &noon(T0 + 900.0));
+    assert_eq!(out.section.unwrap().autorun, Some(AutorunNote::Started));
+}
+
+#[test]
+fn suppressed_note_rides_along_a_reported_section() {
+    let mut j = job();
+    j.policy.auto_resume = true;
+    let t1 = tick(&j, &status(PAUSED), &JobState::default(), &noon(T0));
+    let other = r#"{"running":false,"completed":false,"stopReason":"crashed"}"#;
+    let t2 = tick(&j, &status(other), &t1.state, &noon(T0 + 60.0));
+    assert_eq!(t2.section.unwrap().autorun, Some(AutorunNote::Suppressed));
+}
+
+#[test]
+fn python_defect_blocked_reported_for_running_write_jobs() {
+    let mut j = job();
+    j.risk = Risk::WriteLocal;
+    j.policy.auto_resume = true;
+    // Running: nothing to resume, so no AUTORUN note at all.
+    assert_eq!(
+        plan_autorun(&j, &status(&running(1)), &JobState::default(), T0, false),
+        None
+    );
+    let t1 = tick(&j, &status(&running(1)), &JobState::default(), &noon(T0));
+    assert_eq!(t1.section.unwrap().autorun, None);
+    // Paused: blocked, said once with the anomaly, not every tick.
+    let t2 = tick(&j, &status(PAUSED), &t1.state, &noon(T0 + 60.0));
+    assert_eq!(t2.section.unwrap().autorun, Some(AutorunNote::Blocked));
+    let t3 = tick(&j, &status(PAUSED), &t2.state, &noon(T0 + 120.0));
+    assert!(t3.section.is_none());
+    assert_eq!(t3.state.last_auto_resume_at, None, "never started");
+}
+
+#[test]
+fn python_defect_dry_run_consumes_the_backoff() {
+    let mut j = job();
+    j.policy.auto_resume = true;
+    let prev = JobState::default();
+    let plan = plan_autorun(&j, &status(PAUSED), &prev, T0, true);
+    assert_eq!(plan, Some(Autorun::WouldStart));
+    let out = decide_job(
+        &j,
+        &status(PAUSED),
+        &prev,
+        &noon(T0),
+        Some(AutorunNote::WouldStart),
+        false,
+    );
+    assert_eq!(out.section.unwrap().autorun, Some(AutorunNote::WouldStart));
+    assert_eq!(
+        out.state.last_auto_resume_at, None,
+        "a dry run sets no backoff"
+    );
+}
+
+#[test]
+fn python_defect_unknown_status_triggers_a_start() {
+    let mut j = job();
+    j.policy.auto_resume = true;
+    let obs = Observation::Unknown("status exit=1".into());
+    assert_eq!(
+        plan_autorun(&j, &obs, &JobState::default(), T0, false),
+        None
+    );
+    let prev = tick(&j, &status(&running(3)), &JobState::default(), &noon(T0)).state;
+    let out = tick(&j, &obs, &prev, &noon(T0 + 60.0));
+    let s = out.section.expect("unknown is an alert");
+    assert_eq!(s.state, StateLine::Unknown);
+    assert_eq!(s.message.as_deref(), Some("status exit=1"));
+    assert!(s.action_required);
+    let seen = out.state.last_seen.as_ref().unwrap();
+    assert!(seen.running, "lastSeen keeps the last known state");
+    assert!(seen.unknown);
+    // Recovery is a change and is reported.
+    let back = tick(&j, &status(&running(3)), &out.state, &noon(T0 + 120.0));
+    assert!(back.section.is_some());
+    assert!(!back.state.last_seen.unwrap().unknown);
+}
+
+#[test]
+fn autorun_respects_backoff_and_risk() {
+    let mut j = job();
+    j.policy.auto_resume = true;
+    j.policy.auto_resume_backoff_seconds = 100.0;
+    let prev = JobState {
+        last_auto_resume_at: Some(T0),
+        ..JobState::default()
+    };
+    let p = status(PAUSED);
+    assert_eq!(
+        plan_autorun(&j, &p, &prev, T0 + 99.0, false),
+        Some(Autorun::Suppressed)
+    );
+    assert_eq!(
+        plan_autorun(&j, &p, &prev, T0 + 100.0, false),
+        Some(Autorun::Start)
+    );
+    j.policy.auto_resume = false;
+    assert_eq!(plan_autorun(&j, &p, &prev, T0 + 100.0, false), None);
+    j.policy.auto_resume = true;
+    j.risk = Risk::WriteExternal;
+    assert_eq!(
+        plan_autorun(&j, &p, &prev, T0 + 100.0, false),
+        Some(Autorun::Blocked)
+    );
+    assert_eq!(
+        plan_autorun(&j, &status(COMPLETED), &prev, T0 + 100.0, false),
+        None
+    );
+}
+
+#[test]
+fn failed_start_is_reported_and_sets_backoff() {
+    let mut j = job();
+    j.policy.auto_resume = true;
+    let out = decide_job(
+        &j,
+        &status(PAUSED),
+        &JobState::default(),
+        &noon(T0),
+        Some(AutorunNote::StartFailed(7)),
+        false,
+    );
+    assert_eq!(
+        out.section.unwrap().autorun,
+        Some(AutorunNote::StartFailed(7))
+    );
+    assert_eq!(out.state.last_auto_resume_at, Some(T0));
+}
+
+#[test]
+fn level_change_is_reported_once_and_alert_is_an_anomaly() {
+    let j = job();
+    let warn = r#"{"running":true,"completed":false,"level":"warn","message":"slow"}"#;
+    let t1 = tick(&j, &status(warn), &JobState::default(), &noon(T0));
+    let t2 = tick(&j, &status(warn), &t1.state, &noon(T0 + 60.0));
+    assert!(t2.section.is_none());
+    let ok = r#"{"running":true,"completed":false,"level":"ok"}"#;
+    let t3 = tick(&j, &status(ok), &t2.state, &noon(T0 + 120.0));
+    assert!(t3.section.is_some(), "back to ok is reported");
+    let alert = r#"{"running":true,"completed":false,"level":"alert","message":"disk full"}"#;
+    let t4 = tick(&j, &status(alert), &t3.state, &noon(T0 + 180.0));
+    let s = t4.section.unwrap();
+    assert!(s.action_required);
+    assert_eq!(s.level, Some(Level::Alert));
+    assert!(t4.state.last_anomaly_key.is_some());
+}
+
+#[test]
+fn silence_holds_back_even_anomalies_until_it_ends() {
+    let j = job();
+    let t1 = decide_job(
+        &j,
+        &status(PAUSED),
+        &JobState::default(),
+        &noon(T0),
+        None,
+        true,
+    );
+    assert!(t1.section.is_none());
+    assert!(
+        t1.state.last_anomaly_key.is_none(),
+        "not marked as reported"
+    );
+    let t2 = tick(&j, &status(PAUSED), &t1.state, &noon(T0 + 60.0));
+    assert!(t2.section.is_some(), "reported once the silence is over");
+}
+
+#[test]
+fn progress_shows_six_sorted_scalars() {
+    let p = r#"{"running":true,"completed":false,"progress":{"h":1,"g":2,"f":3,"e":4,"d":5,"c":6,"b":{"x":1},"a":[1]}}"#;
+    let s = tick(&job(), &status(p), &JobState::default(), &noon(T0))
+        .section
+        .unwrap();
+    let keys: Vec<&str> = s.progress.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["c", "d", "e", "f", "g", "h"]);
+}
+
+fn read_job(id: &str) -> Job {
+    let mut j = job();
+    j.id = id.into();
+    j.name = format!("Check {id}");
+    j.kind = Kind::OneShotRead;
+    j.commands.clear();
+    j.commands.insert("run".into(), vec!["true".into()]);
+    j
+}
+
+fn item(job_id: &str) -> QueueItem {
+    QueueItem {
+        id: "00000000-0000-4000-8000-000000000000".into(),
+        job_id: job_id.into(),
+        created_at: T0,
+        not_before: T0 + 10.0,
+        reason: "test".into(),
+        status: QueueStatus::Pending,
+        attempt: 0,
+        last_run_at: None,
+        exit_code: None,
+        stdout_tail: None,
+        stderr_tail: None,
+        last_error: None,
+        timeout_seconds: None,
+        extra: Map::new(),
+    }
+}
+
+#[test]
+fn queue_verdicts() {
+    let mut write = read_job("w");
+    write.kind = Kind::OneShotWrite;
+    let mut risky_read = read_job("r2");
+    risky_read.risk = Risk::WriteLocal;
+    let jobs = vec![read_job("r"), write, risky_read, job()];
+    assert!(matches!(
+        queue_verdict(&item("r"), &jobs),
+        QueueVerdict::Run(_)
+    ));
+    assert!(matches!(
+        queue_verdict(&item("w"), &jobs),
+        QueueVerdict::Blocked(_)
+    ));
+    assert!(matches!(
+        queue_verdict(&item("r2"), &jobs),
+        QueueVerdict::Blocked(_)
+    ));
+    assert!(matches!(
+        queue_verdict(&item("job1"), &jobs),
+        QueueVerdict::Blocked(_)
+    ));
+    assert_eq!(queue_verdict(&item("gone"), &jobs), QueueVerdict::Missing);
+
+    let mut it = item("gone");
+    let s = queue_refuse(&mut it, &QueueVerdict::Missing, T0);
+    assert_eq!(it.status, QueueStatus::Blocked);
+    assert_eq!(
+        s,
+        Section::QueueMissing {
+            job_id: "gone".into()
+        }
+    );
+}
+
+#[test]
+fn queue_not_before_and_status() {
+    let mut it = item("r");
+    assert!(!queue_due(&it, T0 + 9.0));
+    assert!(queue_due(&it, T0 + 10.0));
+    it.status = QueueStatus::Running;
+    assert!(
+        queue_due(&it, T0 + 10.0),
+        "left behind by a crashed tick: run again"
+    );
+    it.status = QueueStatus::Done;
+    assert!(!queue_due(&it, T0 + 10.0));
+}
+
+#[test]
+fn queue_results() {
+    let j = read_job("r");
+    let mut it = item("r");
+    assert_eq!(
+        queue_finish(&mut it, &j, &output(Ending::Exited(0), "all fine"), T0),
+        None
+    );
+    assert_eq!(it.status, QueueStatus::Done);
+    assert_eq!(it.attempt, 1);
+
+    let mut it = item("r");
+    let s = queue_finish(
+        &mut it,
+        &j,
+        &output(Ending::Exited(0), "ALERT: 3 files differ"),
+        T0,
+    );
+    assert!(
+        matches!(s, Some(Section::QueueOutput { ref output, .. }) if output == "ALERT: 3 files differ")
+    );
+
+    let mut it = item("r");
+    let s = queue_finish(&mut it, &j, &output(Ending::Exited(2), ""), T0);
+    assert_eq!(it.status, QueueStatus::Failed);
+    assert!(matches!(s, Some(Section::QueueFailed { exit: 2, .. })));
+}
+
+#[test]
+fn scheduled_check_is_due_by_every_seconds() {
+    let mut j = read_job("c");
+    assert!(!check_due(&j, &JobState::default(), T0), "no everySeconds");
+    j.policy.every_seconds = Some(300.0);
+    assert!(check_due(&j, &JobState::default(), T0), "never ran");
+    let ran = JobState {
+        last_run_at: Some(T0),
+        ..JobState::default()
+    };
+    assert!(!check_due(&j, &ran, T0 + 299.0));
+    assert!(check_due(&j, &ran, T0 + 300.0));
+    j.enabled = false;
+    assert!(!check_due(&j, &ran, T0 + 300.0));
+}
+
+#[test]
+fn scheduled_check_reports_failure_reminder_and_recovery() {
+    let j = read_job("c");
+    let fail = output(Ending::Exited(2), "CRITICAL: disk 97%");
+    let (s1, r1) = decide_check(&j, &JobState::default(), &fail, T0, false);
+    assert!(matches!(
+        r1,
+        Some(Section::Check {
+            result: CheckResult::Exit(2),
+            ..
+        })
+    ));
+    let (s2, r2) = decide_check(&j, &s1, &fail, T0 + 300.0, false);
+    assert!(r2.is_none(), "same failure within the reminder interval");
+    let (s3, r3) = decide_check(&j, &s2, &fail, T0 + 1800.0, false);
+    assert!(r3.is_some(), "reminder");
+    let (s4, r4) = decide_check(
+        &j,
+        &s3,
+        &output(Ending::Exited(0), "ok"),
+        T0 + 2100.0,
+        false,
+    );
+    assert!(matches!(
+        r4,
+        Some(Section::Check {
+            result: CheckResult::Recovered,
+            ..
+        })
+    ));
+    let (_, r5) = decide_check(
+        &j,
+        &s4,
+        &output(Ending::Exited(0), "ok"),
+        T0 + 2400.0,
+        false,
+    );
+    assert!(r5.is_none(), "recovery is reported once");
+    let (_, r6) = decide_check(
+        &j,
+        &s4,
+        &output(Ending::Exited(0), "ALERT: cert expires"),
+        T0,
+        false,
+    );
+    assert!(matches!(
+        r6,
+        Some(Section::Check {
+            result: CheckResult::Attention,
+            ..
+        })
+    ));
+}
