@@ -1,0 +1,145 @@
+//! Compatibility with the Python `ops-monitor.py`: its recorded reports
+//! (`--lang zh`) and the state files it wrote (tests/fixtures/python-reference).
+
+use std::fs;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::util::TestEnv;
+
+fn fixture(case: &str, file: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/python-reference")
+        .join(case)
+        .join(file);
+    fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A TestEnv with the case's config (CASE_DIR = the temp folder) and status script.
+fn case_env(case: &str) -> TestEnv {
+    let env = TestEnv::new();
+    let dir = env.root().display().to_string();
+    env.write(
+        "ops-jobs.json",
+        &fixture(case, "config.json").replace("CASE_DIR", &dir),
+    );
+    let status = fixture(case, "status.sh");
+    env.script("status.sh", status.trim_start_matches("#!/bin/sh\n"));
+    env
+}
+
+fn zh_tick(env: &mut TestEnv, now: f64, extra: &[&str]) -> String {
+    env.at(now);
+    let mut args = vec!["tick", "--print-only", "--lang", "zh"];
+    args.extend_from_slice(extra);
+    let run = env.run(&args);
+    run.code(0);
+    run.stdout
+}
+
+/// The keys the Python version wrote must hold the same values in ours.
+fn assert_python_keys_match(ours: &Value, python: &Value) {
+    let py_jobs = python["jobs"].as_object().unwrap();
+    for (id, py_job) in py_jobs {
+        for (key, py_value) in py_job.as_object().unwrap() {
+            assert_eq!(
+                &ours["jobs"][id][key], py_value,
+                "jobs.{id}.{key} differs from the Python version's"
+            );
+        }
+    }
+    assert_eq!(ours["version"], 1);
+}
+
+#[test]
+fn running_progress_report_and_state_match_python() {
+    let mut env = case_env("running_progress");
+    let out = zh_tick(&mut env, 1795244048.6720436, &[]);
+    assert_eq!(out, fixture("running_progress", "report.txt"));
+    let python: Value =
+        serde_json::from_str(&fixture("running_progress", "state.after.json")).unwrap();
+    assert_python_keys_match(&env.state(), &python);
+}
+
+#[test]
+fn completed_report_and_state_match_python() {
+    let mut env = case_env("completed");
+    let out = zh_tick(&mut env, 1795244049.0105376, &[]);
+    assert_eq!(out, fixture("completed", "report.txt"));
+    let python: Value = serde_json::from_str(&fixture("completed", "state.after.json")).unwrap();
+    assert_python_keys_match(&env.state(), &python);
+}
+
+#[test]
+fn paused_report_and_state_match_python() {
+    let mut env = case_env("paused_autoresume_false");
+    let out = zh_tick(&mut env, 1795244049.3294313, &[]);
+    assert_eq!(out, fixture("paused_autoresume_false", "report.txt"));
+    let python: Value =
+        serde_json::from_str(&fixture("paused_autoresume_false", "state.after.json")).unwrap();
+    assert_python_keys_match(&env.state(), &python);
+}
+
+#[test]
+fn stalled_reports_match_python() {
+    let mut env = case_env("stalled");
+    let t1 = zh_tick(&mut env, 1795244049.6374493, &[]);
+    assert_eq!(t1, fixture("stalled", "report.tick1.txt"));
+    let t2 = zh_tick(&mut env, 1795244051.8474321, &[]);
+    assert_eq!(t2, fixture("stalled", "report.tick2.txt"));
+    let python: Value =
+        serde_json::from_str(&fixture("stalled", "state.after.tick2.json")).unwrap();
+    assert_python_keys_match(&env.state(), &python);
+}
+
+#[test]
+fn autoresume_first_tick_matches_python_and_second_is_silent() {
+    let mut env = case_env("paused_autoresume_true");
+    let t1 = zh_tick(&mut env, 1795244052.161243, &[]);
+    assert_eq!(t1, fixture("paused_autoresume_true", "report.tick1.txt"));
+    assert_eq!(env.read("starts.log"), "started\n");
+    let python: Value =
+        serde_json::from_str(&fixture("paused_autoresume_true", "state.after.tick1.json")).unwrap();
+    assert_python_keys_match(&env.state(), &python);
+    // The Python version re-sends "AUTORUN: suppressed (backoff)" here.
+    let t2 = zh_tick(&mut env, 1795244052.3362815, &[]);
+    assert_eq!(t2, "", "nothing new within the backoff");
+    assert_eq!(env.read("starts.log"), "started\n", "not started twice");
+}
+
+#[test]
+fn dry_run_matches_python_text_and_leaves_the_real_tick_free_to_start() {
+    let mut env = case_env("paused_autoresume_true_dryrun");
+    let dry = zh_tick(&mut env, 1795244052.6277878, &["--dry-run"]);
+    assert_eq!(dry, fixture("paused_autoresume_true_dryrun", "report.txt"));
+    assert!(!env.state_path().exists(), "a dry run writes no state");
+    assert_eq!(env.read("starts.log"), "", "a dry run starts nothing");
+    // The Python version says "suppressed (backoff)" here and starts nothing.
+    let real = zh_tick(&mut env, 1795244055.1779664, &[]);
+    assert!(real.contains("- AUTORUN: started"), "{real}");
+    assert_eq!(env.read("starts.log"), "started\n");
+}
+
+#[test]
+fn python_state_loads_and_unknown_keys_survive() {
+    let mut env = case_env("stalled");
+    let mut python: Value =
+        serde_json::from_str(&fixture("stalled", "state.after.tick1.json")).unwrap();
+    python["pythonOnly"] = serde_json::json!({"kept": true});
+    python["jobs"]["job1"]["customKey"] = serde_json::json!([1, 2]);
+    python["jobs"]["other"] = serde_json::json!({"lastReportAt": 1.5});
+    env.write(
+        "state/ops-monitor.json",
+        &serde_json::to_string_pretty(&python).unwrap(),
+    );
+    // The Python state's progress key carries on: the stall is detected.
+    let out = zh_tick(&mut env, 1795244051.8474321, &[]);
+    assert_eq!(out, fixture("stalled", "report.tick2.txt"));
+    let st = env.state();
+    assert_eq!(st["pythonOnly"]["kept"], true);
+    assert_eq!(st["jobs"]["job1"]["customKey"][1], 2);
+    assert_eq!(st["jobs"]["other"]["lastReportAt"], 1.5);
+    let text = fs::read_to_string(env.state_path()).unwrap();
+    assert!(text.ends_with("}\n") && text.contains("\n  \"jobs\": {"));
+}
