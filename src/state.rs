@@ -384,7 +384,33 @@ pub fn save(path: &Path, state: &mut State) -> Result<()> {
     state.updated_at =
         Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false));
     write_atomic(path, state.to_file_text().as_bytes())
-        .with_context(|| format!("cannot write state {}", path.display()))
+        .with_context(|| format!("cannot write state {}", path.display()))?;
+    remove_stray_temp_files(path);
+    Ok(())
+}
+
+/// Remove temp files a killed run left beside `path`. Only the lock holder
+/// writes the state, so while we hold it every such file is stray.
+fn remove_stray_temp_files(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let n = entry.file_name();
+        let n = n.to_string_lossy();
+        if n.starts_with(&prefix) && n.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Replace `path` with `bytes` so that any reader sees the old or the new

@@ -82,7 +82,9 @@ pub fn observe(out: &Output, limit: Duration) -> Observation {
         Ending::Exited(0) => {}
         Ending::Exited(code) => {
             return Observation::Unknown(
-                last_line(&out.stderr).unwrap_or_else(|| format!("status exit={code}")),
+                last_line(&out.stderr)
+                    .map(|l| cap(&l, FIELD_CHARS))
+                    .unwrap_or_else(|| format!("status exit={code}")),
             )
         }
     }
@@ -111,11 +113,13 @@ pub fn parse(stdout: &str) -> Observation {
     ) else {
         return Observation::Unknown(MISSING_BOOLS.into());
     };
+    // Bounded, so a status that prints a huge message cannot blow up the
+    // report or the state (the anomaly key holds the message).
     let text_field = |k: &str| {
         obj.get(k)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .map(str::to_string)
+            .map(|s| cap(s, FIELD_CHARS))
     };
     // `as_i64` is None for floats and booleans: `"pid": true` is not PID 1.
     let pid = obj.get("pid").and_then(Value::as_i64).filter(|p| *p > 1);
@@ -125,7 +129,8 @@ pub fn parse(stdout: &str) -> Observation {
         None => progress
             .as_ref()
             .map(|p| python_json(&Value::Object(p.clone()))),
-    };
+    }
+    .map(|k| cap(&k, KEY_CHARS));
     Observation::Known(Status {
         running,
         completed,
@@ -139,6 +144,19 @@ pub fn parse(stdout: &str) -> Observation {
         progress,
         progress_key,
     })
+}
+
+/// Most characters kept of `message` and `stopReason`.
+pub const FIELD_CHARS: usize = 800;
+/// Most characters kept of a progress key.
+pub const KEY_CHARS: usize = 2000;
+
+/// The first `max` characters of `s`, with `…` when cut.
+pub fn cap(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}…", &s[..i]),
+    }
 }
 
 fn last_line(text: &str) -> Option<String> {
@@ -353,5 +371,80 @@ mod tests {
         assert_eq!(python_float(1e16), "1e+16");
         assert_eq!(python_float(1.5e-7), "1.5e-07");
         assert_eq!(python_float(123456.789), "123456.789");
+    }
+
+    mod props {
+        //! Bad input never panics: arbitrary text and arbitrary JSON through
+        //! the status parser. `PROPTEST_CASES=100000 cargo test props` runs a
+        //! longer campaign.
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(Value::from),
+                ".{0,20}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                    prop::collection::btree_map(
+                        prop_oneof![
+                            Just("running".to_string()),
+                            Just("completed".to_string()),
+                            Just("pid".to_string()),
+                            Just("progress".to_string()),
+                            Just("progressKey".to_string()),
+                            Just("level".to_string()),
+                            Just("message".to_string()),
+                            Just("stopReason".to_string()),
+                            ".{0,8}",
+                        ],
+                        inner,
+                        0..10
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_text_is_an_observation(text in ".{0,200}") {
+                let _ = parse(&text);
+            }
+
+            #[test]
+            fn any_bytes_are_an_observation(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+                let _ = parse(&String::from_utf8_lossy(&bytes));
+            }
+
+            #[test]
+            fn any_json_is_an_observation(v in json_value()) {
+                match parse(&v.to_string()) {
+                    Observation::Known(s) => {
+                        prop_assert!(s.pid.is_none_or(|p| p > 1));
+                        prop_assert!(s.message.is_none_or(|m| m.chars().count() <= FIELD_CHARS + 1));
+                        prop_assert!(v.get("running").and_then(Value::as_bool).is_some());
+                    }
+                    Observation::Unknown(m) => prop_assert!(!m.is_empty()),
+                }
+            }
+
+            #[test]
+            fn progress_key_is_stable_json(v in json_value()) {
+                // The key is valid JSON that reads back to the same value.
+                let key = python_json(&v);
+                let back: Value = serde_json::from_str(&key).unwrap();
+                prop_assert_eq!(python_json(&back), key);
+            }
+        }
     }
 }
