@@ -3,5 +3,6 @@
 
 mod commands;
 mod compat;
+mod robust;
 mod tick;
 mod util;
