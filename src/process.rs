@@ -893,13 +893,3 @@ mod tests {
         assert_eq!(other.wait().unwrap().signal(), Some(libc::SIGTERM));
     }
 }
-
-pub fn tail(text: &str, max_chars: usize) -> String {
-    let _ = (text, max_chars);
-    todo!()
-}
-
-pub fn terminate(pid: i32) -> std::io::Result<()> {
-    let _ = pid;
-    todo!()
-}

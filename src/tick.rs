@@ -173,12 +173,7 @@ pub fn silenced(st: &State, job_id: &str, now: f64) -> bool {
 
 /// Run a command of a job with a time limit.
 pub fn run_command(job: &Job, argv: &[String], timeout: Duration) -> Output {
-    process::run(&process::Spec {
-        argv,
-        cwd: &job.cwd,
-        timeout,
-        stdin: None,
-    })
+    process::run(&process::Spec::new(argv, &job.cwd, timeout))
 }
 
 fn seconds(s: f64) -> Duration {
