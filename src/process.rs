@@ -14,7 +14,7 @@
 use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -125,9 +125,10 @@ impl Output {
         self.ending == Ending::Exited(0)
     }
 
-    fn failed_to_start(reason: String, started: Instant) -> Output {
+    /// The output of a command that never ran.
+    fn not_run(ending: Ending, started: Instant) -> Output {
         Output {
-            ending: Ending::FailedToStart(reason),
+            ending,
             stdout: String::new(),
             stderr: String::new(),
             stdout_truncated: false,
@@ -149,8 +150,12 @@ pub fn run(spec: &Spec) -> Output {
 pub fn run_until(spec: &Spec, stop: &dyn Fn() -> bool) -> Output {
     let started = Instant::now();
     let Some((program, args)) = spec.argv.split_first() else {
-        return Output::failed_to_start("empty command".into(), started);
+        return Output::not_run(Ending::FailedToStart("empty command".into()), started);
     };
+    if stop() {
+        // Starting a command only to stop it at once could leave half its work done.
+        return Output::not_run(Ending::Interrupted, started);
+    }
     let mut command = Command::new(program);
     command
         .args(args)
@@ -165,7 +170,12 @@ pub fn run_until(spec: &Spec, stop: &dyn Fn() -> bool) -> Output {
         .stderr(Stdio::piped());
     let mut child = match command.spawn() {
         Ok(child) => child,
-        Err(err) => return Output::failed_to_start(spawn_error(program, spec.cwd, &err), started),
+        Err(err) => {
+            return Output::not_run(
+                Ending::FailedToStart(spawn_error(program, spec.cwd, &err)),
+                started,
+            )
+        }
     };
     // process_group(0) made the child the leader of a new group: its pid is the group id.
     let pgid = i32::try_from(child.id()).unwrap_or(0);
@@ -175,25 +185,14 @@ pub fn run_until(spec: &Spec, stop: &dyn Fn() -> bool) -> Output {
     let stderr = child.stderr.take();
     let (done_tx, done_rx) = mpsc::channel();
     let (exit_tx, exit_rx) = mpsc::channel();
-    let threads = (|| -> io::Result<(Capture, Capture)> {
-        if let Some((bytes, mut pipe)) = stdin {
-            // An error here is the child not reading all of its stdin (EPIPE),
-            // which is its business; dropping the pipe closes it.
-            spawn("ops-monitor stdin", move || {
-                let _ = pipe.write_all(&bytes);
-            })?;
-        }
-        let out = Capture::start("ops-monitor stdout", stdout, done_tx.clone())?;
-        let err = Capture::start("ops-monitor stderr", stderr, done_tx)?;
-        Ok((out, err))
-    })();
+    let threads = start_io(stdin, stdout, stderr, done_tx);
     let (out, err) = match threads {
         Ok(captures) => captures,
         Err(err) => {
             let _ = kill_group(pgid, libc::SIGKILL);
             let _ = child.wait();
             let reason = format!("{program}: cannot start a thread: {err}");
-            return Output::failed_to_start(reason, started);
+            return Output::not_run(Ending::FailedToStart(reason), started);
         }
     };
     let waiter = spawn("ops-monitor wait", move || {
@@ -204,12 +203,14 @@ pub fn run_until(spec: &Spec, stop: &dyn Fn() -> bool) -> Output {
         // stop its group (the runtime reaps nothing, but we exit soon anyway).
         let _ = kill_group(pgid, libc::SIGKILL);
         let reason = format!("{program}: cannot start a thread: {err}");
-        return Output::failed_to_start(reason, started);
+        return Output::not_run(Ending::FailedToStart(reason), started);
     }
 
     let deadline = started.checked_add(spec.timeout);
     let ending = match wait(&exit_rx, deadline, stop) {
         Waited::Exited(Ok(status)) => ending_of(status),
+        // Only if the waiter thread died or the child vanished (ECHILD): no
+        // ending is known, and "could not run" is the closest.
         Waited::Exited(Err(err)) => Ending::FailedToStart(format!("{program}: wait: {err}")),
         Waited::Expired => {
             stop_group(pgid, spec.grace, &exit_rx);
@@ -240,6 +241,26 @@ pub fn run_until(spec: &Spec, stop: &dyn Fn() -> bool) -> Output {
         stderr_truncated,
         duration: started.elapsed(),
     }
+}
+
+/// Start the threads that feed stdin and drain stdout and stderr; `done`
+/// hears once from each of the two readers at its end of file.
+fn start_io(
+    stdin: Option<(Vec<u8>, ChildStdin)>,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    done: Sender<()>,
+) -> io::Result<(Capture, Capture)> {
+    if let Some((bytes, mut pipe)) = stdin {
+        // An error here is the child not reading all of its stdin (EPIPE),
+        // which is its business; dropping the pipe closes it.
+        spawn("ops-monitor stdin", move || {
+            let _ = pipe.write_all(&bytes);
+        })?;
+    }
+    let out = Capture::start("ops-monitor stdout", stdout, done.clone())?;
+    let err = Capture::start("ops-monitor stderr", stderr, done)?;
+    Ok((out, err))
 }
 
 /// The reason a spawn failed, naming what was missing: the program, or the
@@ -850,6 +871,29 @@ mod tests {
         assert_eq!(parse_stat("42 (sleep) S 1 40 40 0 -1"), Some(('S', 40)));
         assert_eq!(parse_stat("7 (a ) b) (c) Z 1 9 9"), Some(('Z', 9)));
         assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn nothing_is_started_once_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let argv = sh("touch started");
+        let out = run_until(
+            &Spec::new(&argv, dir.path(), Duration::from_secs(20)),
+            &|| true,
+        );
+        assert_eq!(out.ending, Ending::Interrupted);
+        assert!(!dir.path().join("started").exists());
+    }
+
+    #[test]
+    fn a_relative_program_is_found_from_the_cwd() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("job.sh");
+        fs::write(&script, "#!/bin/sh\necho from job\n").unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        let argv: Vec<String> = vec!["./job.sh".into()];
+        let out = run(&Spec::new(&argv, dir.path(), Duration::from_secs(20)));
+        assert_eq!(out.stdout, "from job\n", "{:?}", out.ending);
     }
 
     #[test]
