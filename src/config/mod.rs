@@ -1,0 +1,425 @@
+//! The job config (`ops-jobs.json`, SPEC §2): its resolved types, loading,
+//! and validation (JSON syntax, the shipped JSON Schema, cross-job rules).
+//!
+//! Everything after loading works on [`Config`]: every policy value already
+//! fell back to `defaults` and the built-in default, every `cwd` is absolute,
+//! every `~` expanded. Validation collects every problem before it reports.
+//!
+//! Validation runs in three passes over one parsed [`serde_json::Value`]:
+//! the embedded JSON Schema ([`schema`]), a walk for keys the schema does not
+//! know (driven by the schema's own `properties`, so the schema is the one
+//! list of known keys), and the resolution into [`Config`] with the
+//! cross-job rules ([`resolve`]). Every problem carries its JSON path; they
+//! are sorted by path so a file's mistakes read top to bottom.
+
+mod resolve;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// The JSON Schema shipped with the binary (`ops-monitor schema` prints it).
+pub const SCHEMA: &str = include_str!("../../config/ops-jobs.schema.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    LongRunningRead,
+    OneShotRead,
+    OneShotWrite,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::LongRunningRead => "long_running_read",
+            Kind::OneShotRead => "one_shot_read",
+            Kind::OneShotWrite => "one_shot_write",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Risk {
+    ReadOnly,
+    WriteLocal,
+    WriteExternal,
+}
+
+impl Risk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::ReadOnly => "read_only",
+            Risk::WriteLocal => "write_local",
+            Risk::WriteExternal => "write_external",
+        }
+    }
+}
+
+/// Report language (`--lang`, `defaults.language`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Lang {
+    #[default]
+    En,
+    Zh,
+}
+
+/// A local-time window in minutes after midnight. `start == end` means none;
+/// `start > end` wraps midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    pub start_minute: u32,
+    pub end_minute: u32,
+}
+
+impl QuietHours {
+    /// The built-in default, 23:00–08:00.
+    pub const DEFAULT: QuietHours = QuietHours {
+        start_minute: 23 * 60,
+        end_minute: 8 * 60,
+    };
+
+    /// Whether `minute_of_day` (0..1440, local time) lies in the window.
+    pub fn contains(&self, minute_of_day: u32) -> bool {
+        let (s, e) = (self.start_minute, self.end_minute);
+        if s == e {
+            false
+        } else if s < e {
+            (s..e).contains(&minute_of_day)
+        } else {
+            minute_of_day >= s || minute_of_day < e
+        }
+    }
+}
+
+/// Per-job policy with every fallback applied (SPEC §2 `policy` table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub report_every_seconds: f64,
+    pub only_on_change: bool,
+    pub report_while_running: bool,
+    pub stall_seconds: f64,
+    pub auto_resume: bool,
+    pub auto_resume_backoff_seconds: f64,
+    pub quiet_hours: QuietHours,
+    pub status_timeout_seconds: f64,
+    pub every_seconds: Option<f64>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            report_every_seconds: 1800.0,
+            only_on_change: true,
+            report_while_running: true,
+            stall_seconds: 3600.0,
+            auto_resume: false,
+            auto_resume_backoff_seconds: 900.0,
+            quiet_hours: QuietHours::DEFAULT,
+            status_timeout_seconds: 30.0,
+            every_seconds: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Approval {
+    pub required: bool,
+    pub granted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Success,
+    Failure,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct After {
+    pub job_id: String,
+    pub when: When,
+    pub delay_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub name: String,
+    pub kind: Kind,
+    pub risk: Risk,
+    pub enabled: bool,
+    /// Absolute working directory of every command.
+    pub cwd: PathBuf,
+    /// Command name → argv (never a shell string).
+    pub commands: BTreeMap<String, Vec<String>>,
+    pub policy: Policy,
+    pub approval: Option<Approval>,
+    pub after: Vec<After>,
+}
+
+impl Job {
+    pub fn command(&self, name: &str) -> Option<&[String]> {
+        self.commands.get(name).map(|v| v.as_slice())
+    }
+}
+
+/// One delivery channel under `defaults.notify` (SPEC §7).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Channel {
+    Telegram {
+        target: Option<String>,
+    },
+    Webhook {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
+    File {
+        path: PathBuf,
+    },
+    Command {
+        argv: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Defaults {
+    pub language: Lang,
+    /// `None`: Telegram only, as in the Python version.
+    pub notify: Option<Vec<Channel>>,
+    pub metrics_file: Option<PathBuf>,
+    pub heartbeat_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub path: PathBuf,
+    pub defaults: Defaults,
+    pub jobs: Vec<Job>,
+    /// Problems that do not stop the config from loading (unknown keys,
+    /// a `one_shot_read` with write risk), each naming its JSON path.
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    pub fn job(&self, id: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.id == id)
+    }
+}
+
+/// Why a config could not be loaded: every problem found, each with its JSON
+/// path (`jobs[2].commands.status: …`) or line and column for a syntax error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.problems.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Load and validate the config at `path`. With `strict`, unknown keys are
+/// errors instead of warnings. `home` is the OpenClaw home (the default `cwd`).
+pub fn load(path: &Path, home: &Path, strict: bool) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        let hint = if err.kind() == std::io::ErrorKind::NotFound {
+            " (create it, or point --config-file or OPS_MONITOR_CONFIG at the right file)"
+        } else {
+            ""
+        };
+        ConfigError {
+            path: path.to_path_buf(),
+            problems: vec![format!(
+                "cannot read config file {}: {err}{hint}",
+                path.display()
+            )],
+        }
+    })?;
+    parse(&text, path, home, strict)
+}
+
+/// Load and validate config text (used by `load`, and by tests and selftest).
+pub fn parse(text: &str, path: &Path, home: &Path, strict: bool) -> Result<Config, ConfigError> {
+    // Editors on some systems save a byte-order mark; it is not a mistake.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|err| ConfigError {
+        path: path.to_path_buf(),
+        problems: vec![syntax_problem(&err)],
+    })?;
+
+    let mut found = Found::default();
+    schema::check(&value, &mut found);
+    schema::unknown_keys(&value, strict, &mut found);
+    let base = config_folder(path);
+    let home = absolute(home);
+    let resolved = resolve::resolve(&value, &base, &home, &mut found);
+
+    let (errors, warnings) = found.finish();
+    match resolved {
+        Some((defaults, jobs)) if errors.is_empty() => Ok(Config {
+            path: path.to_path_buf(),
+            defaults,
+            jobs,
+            warnings,
+        }),
+        _ => Err(ConfigError {
+            path: path.to_path_buf(),
+            problems: if errors.is_empty() {
+                // resolve gives up only where a check above already
+                // complained; this keeps a slip there from passing silently.
+                vec!["the config could not be resolved".to_string()]
+            } else {
+                errors
+            },
+        }),
+    }
+}
+
+/// `version=1 jobs=N (long_running_read=a, one_shot_read=b, one_shot_write=c)`,
+/// the line `validate-config` prints after `OK: `.
+pub fn summary(config: &Config) -> String {
+    let count = |kind: Kind| config.jobs.iter().filter(|j| j.kind == kind).count();
+    format!(
+        "version=1 jobs={} (long_running_read={}, one_shot_read={}, one_shot_write={})",
+        config.jobs.len(),
+        count(Kind::LongRunningRead),
+        count(Kind::OneShotRead),
+        count(Kind::OneShotWrite),
+    )
+}
+
+/// `line L, column C: <message>`, without serde's own ` at line … column …`.
+fn syntax_problem(err: &serde_json::Error) -> String {
+    let full = err.to_string();
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    let message = full.strip_suffix(&suffix).unwrap_or(&full);
+    format!("line {}, column {}: {message}", err.line(), err.column())
+}
+
+/// The folder relative paths in the config are taken from.
+fn config_folder(path: &Path) -> PathBuf {
+    let path = absolute(path);
+    match path.parent() {
+        Some(parent) => parent.to_path_buf(),
+        None => path,
+    }
+}
+
+/// Make `path` absolute against the current directory (no symlinks
+/// resolved, nothing read from disk).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// A path the user wrote in the config: `~` expanded, a relative path taken
+/// from the config file's folder.
+fn user_path(text: &str, base: &Path) -> PathBuf {
+    let path = crate::paths::expand_tilde(text);
+    if path.is_absolute() {
+        path
+    } else {
+        absolute(&base.join(path))
+    }
+}
+
+/// One step of a JSON path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Seg {
+    Index(usize),
+    Key(String),
+}
+
+/// A location in the config, shown as `jobs[2].commands.status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct JsonPath(Vec<Seg>);
+
+impl JsonPath {
+    fn root() -> Self {
+        JsonPath(Vec::new())
+    }
+
+    fn key(mut self, key: &str) -> Self {
+        self.0.push(Seg::Key(key.to_string()));
+        self
+    }
+
+    fn index(mut self, index: usize) -> Self {
+        self.0.push(Seg::Index(index));
+        self
+    }
+
+    fn job(index: usize) -> Self {
+        JsonPath::root().key("jobs").index(index)
+    }
+}
+
+impl fmt::Display for JsonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("top level");
+        }
+        for (n, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Index(i) => write!(f, "[{i}]")?,
+                Seg::Key(k) if is_plain_key(k) => {
+                    if n > 0 {
+                        f.write_char('.')?;
+                    }
+                    f.write_str(k)?;
+                }
+                // A key such as `my cmd` or `a.b` would make the dotted form
+                // ambiguous; JSON string syntax keeps it readable.
+                Seg::Key(k) => write!(f, "[{}]", serde_json::Value::from(k.as_str()))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_plain_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+}
+
+/// Problems found so far, each at its path.
+#[derive(Debug, Default)]
+struct Found {
+    errors: Vec<(JsonPath, String)>,
+    warnings: Vec<(JsonPath, String)>,
+}
+
+impl Found {
+    fn error(&mut self, path: JsonPath, message: impl Into<String>) {
+        self.errors.push((path, message.into()));
+    }
+
+    fn warn(&mut self, path: JsonPath, message: impl Into<String>) {
+        self.warnings.push((path, message.into()));
+    }
+
+    /// Errors and warnings as `path: message`, sorted by path (stable, so
+    /// one path's problems keep the order they were found in), without
+    /// repeats.
+    fn finish(self) -> (Vec<String>, Vec<String>) {
+        fn render(mut list: Vec<(JsonPath, String)>) -> Vec<String> {
+            list.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut seen = std::collections::HashSet::with_capacity(list.len());
+            let mut out = Vec::with_capacity(list.len());
+            for (path, message) in list {
+                let line = format!("{path}: {message}");
+                if seen.insert(line.clone()) {
+                    out.push(line);
+                }
+            }
+            out
+        }
+        (render(self.errors), render(self.warnings))
+    }
+}

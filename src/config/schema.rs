@@ -1,0 +1,428 @@
+//! The embedded JSON Schema: checking a config against it with human
+//! messages, and finding the keys it does not know.
+//!
+//! The schema file carries the wording itself: a node's `errorMessage` (the
+//! key VS Code's JSON support reads too) replaces the generic text for any
+//! keyword that fails on that node, `x-requiredMessage` words a missing
+//! required key, and `x-invalidIsWarning` marks a value that SPEC §2 lets
+//! fall back (`quietHours`, `enabled`): its schema errors are left to
+//! `resolve`, which warns. The known keys of every object are the schema's
+//! `properties` (through `$ref` and `allOf`), so there is one list of them.
+
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+
+use super::{Found, JsonPath, Seg};
+
+struct Compiled {
+    schema: Value,
+    validator: jsonschema::Validator,
+}
+
+fn compiled() -> &'static Compiled {
+    static COMPILED: OnceLock<Compiled> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        // The schema is part of the binary; a broken one is a build defect
+        // that the unit tests catch.
+        let schema: Value =
+            serde_json::from_str(super::SCHEMA).expect("embedded config schema is JSON");
+        let validator =
+            jsonschema::draft202012::new(&schema).expect("embedded config schema compiles");
+        Compiled { schema, validator }
+    })
+}
+
+/// Check `value` against the schema; every failure becomes an error at its
+/// instance path.
+pub(super) fn check(value: &Value, found: &mut Found) {
+    let compiled = compiled();
+    if compiled.validator.is_valid(value) {
+        return;
+    }
+    for err in compiled.validator.iter_errors(value) {
+        let nodes = nodes_along(&compiled.schema, err.evaluation_path().as_str());
+        if nodes
+            .iter()
+            .any(|n| n.get("x-invalidIsWarning") == Some(&Value::Bool(true)))
+        {
+            continue;
+        }
+        let node = nodes.last().copied().unwrap_or(&Value::Null);
+        let mut path = instance_path(value, err.instance_path().as_str());
+        let message = match err.kind() {
+            jsonschema::error::ValidationErrorKind::Required { property } => {
+                path = path.key(property.as_str().unwrap_or_default());
+                node.get("x-requiredMessage")
+                    .and_then(Value::as_str)
+                    .unwrap_or("is required")
+                    .to_string()
+            }
+            kind => {
+                let base = match node.get("errorMessage").and_then(Value::as_str) {
+                    Some(text) => text.to_string(),
+                    None => generic_message(kind.keyword(), node, &err.to_string()),
+                };
+                format!("{base}{}", got(err.instance()))
+            }
+        };
+        found.error(path, message);
+    }
+}
+
+/// Wording for a keyword on a node without an `errorMessage`, taken from
+/// the schema node itself (the allowed values, the limit).
+fn generic_message(keyword: &str, node: &Value, fallback: &str) -> String {
+    match keyword {
+        "type" => {
+            let names: Vec<&str> = match node.get("type") {
+                Some(Value::String(t)) => vec![type_name(t)],
+                Some(Value::Array(ts)) => {
+                    ts.iter().filter_map(Value::as_str).map(type_name).collect()
+                }
+                _ => vec![],
+            };
+            format!("must be {}", names.join(" or "))
+        }
+        "enum" => {
+            let options: Vec<String> = node
+                .get("enum")
+                .and_then(Value::as_array)
+                .map(|o| o.iter().map(Value::to_string).collect())
+                .unwrap_or_default();
+            format!("must be one of {}", options.join(", "))
+        }
+        "const" => format!("must be {}", node.get("const").unwrap_or(&Value::Null)),
+        "minimum" => format!(
+            "must be {} or more",
+            node.get("minimum").unwrap_or(&Value::Null)
+        ),
+        "exclusiveMinimum" => format!(
+            "must be greater than {}",
+            node.get("exclusiveMinimum").unwrap_or(&Value::Null)
+        ),
+        "minLength" => "must not be empty".to_string(),
+        "minItems" => "must not be an empty list".to_string(),
+        _ => fallback.to_string(),
+    }
+}
+
+fn type_name(t: &str) -> &str {
+    match t {
+        "object" => "an object",
+        "array" => "a list",
+        "string" => "a string",
+        "number" => "a number",
+        "integer" => "an integer",
+        "boolean" => "true or false",
+        "null" => "null",
+        other => other,
+    }
+}
+
+/// ` (got 5)` for a scalar; nothing for a list or object, which would not
+/// fit on the line.
+fn got(instance: &Value) -> String {
+    match instance {
+        Value::Array(_) | Value::Object(_) => String::new(),
+        scalar => {
+            let text = scalar.to_string();
+            if text.chars().count() > 40 {
+                let short: String = text.chars().take(37).collect();
+                format!(" (got {short}...)")
+            } else {
+                format!(" (got {text})")
+            }
+        }
+    }
+}
+
+/// The schema nodes an evaluation path (keyword location through `$ref`)
+/// passes, from the root to the node holding the failing keyword.
+fn nodes_along<'s>(root: &'s Value, pointer: &str) -> Vec<&'s Value> {
+    let mut nodes = vec![root];
+    let segments: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    // The last segment is the keyword that failed, not a node.
+    let Some((_, walk)) = segments.split_last() else {
+        return nodes;
+    };
+    let mut node = root;
+    for seg in walk {
+        let next = if seg == "$ref" {
+            node.get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| resolve_ref(root, r))
+        } else {
+            match node {
+                Value::Object(map) => map.get(seg.as_str()),
+                Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            }
+        };
+        match next {
+            Some(n) => {
+                node = n;
+                nodes.push(n);
+            }
+            None => break,
+        }
+    }
+    nodes
+}
+
+fn resolve_ref<'s>(root: &'s Value, reference: &str) -> Option<&'s Value> {
+    root.pointer(reference.strip_prefix('#')?)
+}
+
+/// Turn an instance JSON pointer into a [`JsonPath`], looking at the value
+/// to tell a list index from an object key that happens to be digits.
+fn instance_path(value: &Value, pointer: &str) -> JsonPath {
+    let mut path = JsonPath::root();
+    let mut here = Some(value);
+    for raw in pointer.split('/').skip(1) {
+        let seg = raw.replace("~1", "/").replace("~0", "~");
+        match here {
+            Some(Value::Array(items)) => match seg.parse::<usize>() {
+                Ok(i) => {
+                    here = items.get(i);
+                    path = path.index(i);
+                }
+                Err(_) => {
+                    here = None;
+                    path = path.key(&seg);
+                }
+            },
+            Some(Value::Object(map)) => {
+                here = map.get(&seg);
+                path = path.key(&seg);
+            }
+            _ => path = path.key(&seg),
+        }
+    }
+    path
+}
+
+/// Report every object key the schema does not list, as a warning (an
+/// error with `strict`), with a did-you-mean hint for a near miss.
+pub(super) fn unknown_keys(value: &Value, strict: bool, found: &mut Found) {
+    let compiled = compiled();
+    let mut walk = KeyWalk {
+        root: &compiled.schema,
+        strict,
+        found,
+        stack: Vec::new(),
+    };
+    walk.visit(value, &compiled.schema);
+}
+
+struct KeyWalk<'s, 'v, 'f> {
+    root: &'s Value,
+    strict: bool,
+    found: &'f mut Found,
+    /// The path to the value being visited, borrowed so that a clean
+    /// config allocates nothing.
+    stack: Vec<StackSeg<'v>>,
+}
+
+#[derive(Clone, Copy)]
+enum StackSeg<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+impl<'s, 'v> KeyWalk<'s, 'v, '_> {
+    fn visit(&mut self, value: &'v Value, node: &'s Value) {
+        match value {
+            Value::Object(map) => self.visit_object(map, node),
+            Value::Array(items) => {
+                if let Some(item_node) = keyword(self.root, node, "items") {
+                    for (i, item) in items.iter().enumerate() {
+                        if item.is_object() || item.is_array() {
+                            self.stack.push(StackSeg::Index(i));
+                            self.visit(item, item_node);
+                            self.stack.pop();
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn visit_object(&mut self, map: &'v Map<String, Value>, node: &'s Value) {
+        let mut known: Vec<&'s Map<String, Value>> = Vec::new();
+        collect_properties(self.root, node, &mut known, 0);
+        let extra = keyword(self.root, node, "additionalProperties").filter(|n| n.is_object());
+        for (key, child) in map {
+            let child_node = known.iter().find_map(|props| props.get(key)).or(extra);
+            match child_node {
+                Some(child_node) => {
+                    if child.is_object() || child.is_array() {
+                        self.stack.push(StackSeg::Key(key));
+                        self.visit(child, child_node);
+                        self.stack.pop();
+                    }
+                }
+                None if known.is_empty() => {}
+                None => self.unknown(key, &known),
+            }
+        }
+    }
+
+    fn unknown(&mut self, key: &str, known: &[&Map<String, Value>]) {
+        let mut path = JsonPath(
+            self.stack
+                .iter()
+                .map(|s| match *s {
+                    StackSeg::Key(k) => Seg::Key(k.to_string()),
+                    StackSeg::Index(i) => Seg::Index(i),
+                })
+                .collect(),
+        );
+        path = path.key(key);
+        let hint = did_you_mean(key, known.iter().flat_map(|m| m.keys()).map(String::as_str));
+        if self.strict {
+            let message = match hint {
+                Some(h) => format!("unknown key (did you mean \"{h}\"?)"),
+                None => "unknown key".to_string(),
+            };
+            self.found.error(path, message);
+        } else {
+            let message = match hint {
+                Some(h) => format!("unknown key (ignored; did you mean \"{h}\"?)"),
+                None => "unknown key (ignored)".to_string(),
+            };
+            self.found.warn(path, message);
+        }
+    }
+}
+
+/// A keyword of a schema node, looking through `$ref` (not through
+/// `allOf`: no keyword the walk needs lives there).
+fn keyword<'s>(root: &'s Value, node: &'s Value, name: &str) -> Option<&'s Value> {
+    let mut node = node;
+    for _ in 0..16 {
+        if let Some(v) = node.get(name) {
+            return Some(v);
+        }
+        node = resolve_ref(root, node.get("$ref")?.as_str()?)?;
+    }
+    None
+}
+
+/// The `properties` maps that apply to an object under `node`: its own,
+/// and those reached through `$ref` and `allOf` (not `if`/`then`, which only
+/// add requirements).
+fn collect_properties<'s>(
+    root: &'s Value,
+    node: &'s Value,
+    out: &mut Vec<&'s Map<String, Value>>,
+    depth: usize,
+) {
+    if depth > 16 {
+        return;
+    }
+    if let Some(props) = node.get("properties").and_then(Value::as_object) {
+        out.push(props);
+    }
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| resolve_ref(root, r))
+    {
+        collect_properties(root, target, out, depth + 1);
+    }
+    if let Some(parts) = node.get("allOf").and_then(Value::as_array) {
+        for part in parts {
+            collect_properties(root, part, out, depth + 1);
+        }
+    }
+}
+
+/// The known key `key` was most likely meant to be: the same ignoring case,
+/// else one a couple of edits away.
+fn did_you_mean<'k>(key: &str, known: impl Iterator<Item = &'k str>) -> Option<&'k str> {
+    let lower = key.to_lowercase();
+    let limit = if key.chars().count() >= 5 { 2 } else { 1 };
+    known
+        .filter(|k| *k != "$schema")
+        .map(|k| (edit_distance(&lower, &k.to_lowercase()), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_compiles_and_is_valid_2020_12() {
+        let schema: Value = serde_json::from_str(crate::config::SCHEMA).unwrap();
+        assert!(jsonschema::meta::is_valid(&schema));
+        let _ = compiled();
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("autoresume", "autoresume"), 0);
+        assert_eq!(edit_distance("stalseconds", "stallseconds"), 1);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn did_you_mean_near_misses_only() {
+        let known = [
+            "autoResume",
+            "autoResumeBackoffSeconds",
+            "stallSeconds",
+            "$schema",
+        ];
+        assert_eq!(
+            did_you_mean("autoresume", known.into_iter()),
+            Some("autoResume")
+        );
+        assert_eq!(
+            did_you_mean("stalSeconds", known.into_iter()),
+            Some("stallSeconds")
+        );
+        assert_eq!(did_you_mean("colour", known.into_iter()), None);
+        assert_eq!(did_you_mean("schema", known.into_iter()), None);
+    }
+
+    #[test]
+    fn instance_path_tells_digit_keys_from_indexes() {
+        let v: Value = serde_json::json!({"jobs": [{"commands": {"0": ["a"]}}]});
+        assert_eq!(
+            instance_path(&v, "/jobs/0/commands/0/0").to_string(),
+            r#"jobs[0].commands["0"][0]"#
+        );
+        assert_eq!(instance_path(&v, "").to_string(), "top level");
+        let v: Value = serde_json::json!({"a/b": {"c~d": 1}});
+        assert_eq!(
+            instance_path(&v, "/a~1b/c~0d").to_string(),
+            r#"["a/b"]["c~d"]"#
+        );
+    }
+}
