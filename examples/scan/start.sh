@@ -62,7 +62,7 @@ tries=0
 while ! live_pid && [ "$tries" -lt 50 ]; do
     sleep 0.1
     tries=$((tries + 1))
-    [ ! -f "$reason_file" ] && [ ! -f "$done_file" ] || break
+    if [ -f "$reason_file" ] || [ -f "$done_file" ]; then break; fi
 done
 if live_pid; then
     echo "started the scanner (pid $pid), $how"
