@@ -569,7 +569,13 @@ fn status(g: &Global, as_json: bool) -> Result<Code> {
                 )
             }
         };
-        let enabled = if job.enabled { "" } else { " (disabled)" };
+        // Only long jobs and scheduled checks are watched by `tick`.
+        let watched = job.kind == Kind::LongRunningRead || job.policy.every_seconds.is_some();
+        let enabled = if watched && !job.enabled {
+            " (disabled)"
+        } else {
+            ""
+        };
         jobs.push((job, line, detail, enabled));
     }
     let pending = st
@@ -594,7 +600,7 @@ fn status(g: &Global, as_json: bool) -> Result<Code> {
         return Ok(Code::Ok);
     }
     for (job, line, _, enabled) in &jobs {
-        println!("{} ({}){enabled}: {line}", job.id, job.kind.as_str());
+        println!("{} ({}): {line}{enabled}", job.id, job.kind.as_str());
     }
     println!("queue: {pending} pending ({} items)", st.queue.len());
     println!("outbox: {} undelivered", st.outbox.len());

@@ -73,6 +73,14 @@ fn start_returns_at_once_although_the_daemon_holds_stdout_then_stop_sigterms_it(
     }
     assert!(!alive(pid));
     assert_eq!(env.state()["jobs"]["daemon"]["lastStopAt"], NOON);
+    // The status script's `kill -0` counts a zombie as alive: wait until the
+    // orphan is reaped (slow under some containers' init).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     env.run(&["stop", "daemon"])
         .code(1)
         .stderr_has("reports no pid");

@@ -224,7 +224,7 @@ fn options_are_accepted_after_the_subcommand_and_via_env() {
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", env.path("home"))
-        .env("OPENCLAW_HOME", env.path("openclaw"))
+        .env("OPENCLAW_HOME", env.root())
         .env("OPS_MONITOR_CONFIG", env.config_path())
         .env("OPS_MONITOR_STATE", env.state_path())
         .args(["tick", "--print-only"])
@@ -242,14 +242,14 @@ fn options_are_accepted_after_the_subcommand_and_via_env() {
 #[test]
 fn default_files_live_under_openclaw_home() {
     let env = env_with_status(r#"echo '{"running":true,"completed":false}'"#);
-    let cfg = env.path("openclaw/net/config/ops-jobs.json");
+    let cfg = env.path("net/config/ops-jobs.json");
     fs::create_dir_all(cfg.parent().unwrap()).unwrap();
     fs::copy(env.config_path(), &cfg).unwrap();
     let out = std::process::Command::new(crate::util::BIN)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", env.path("home"))
-        .env("OPENCLAW_HOME", env.path("openclaw"))
+        .env("OPENCLAW_HOME", env.root())
         .args(["tick", "--print-only"])
         .output()
         .unwrap();
@@ -259,7 +259,7 @@ fn default_files_live_under_openclaw_home() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(env.path("openclaw/net/state/ops-monitor.json").exists());
+    assert!(env.path("net/state/ops-monitor.json").exists());
 }
 
 fn queue_env() -> TestEnv {

@@ -72,14 +72,12 @@ impl TestEnv {
             .unwrap();
         let root = dir.path().to_path_buf();
         fs::create_dir_all(root.join("home")).unwrap();
-        fs::create_dir_all(root.join("openclaw")).unwrap();
         let env = vec![
             ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
             ("HOME".into(), root.join("home").display().to_string()),
-            (
-                "OPENCLAW_HOME".into(),
-                root.join("openclaw").display().to_string(),
-            ),
+            // The OpenClaw home is the temp folder itself: it is every job's
+            // default cwd, so job scripts write their marker files there.
+            ("OPENCLAW_HOME".into(), root.display().to_string()),
             ("TZ".into(), "UTC".into()),
             ("LANG".into(), "C.UTF-8".into()),
             // Never the real Telegram: a closed loopback port unless a test
