@@ -16,6 +16,8 @@ mod resolve;
 mod schema;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod props;
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
