@@ -1,12 +1,51 @@
 //! Running one command of a job (SPEC §8): an argv, never a shell string, in
 //! its own process group, with a time limit, bounded output captured on its
 //! own threads, and no waiting for grandchildren that keep the pipes open.
+//!
+//! The shape follows cargo-nextest: the child leads a new process group so a
+//! timeout can stop everything it started (SIGTERM, a grace period, then
+//! SIGKILL); stdout and stderr are drained on their own threads so a chatty
+//! child never blocks on a full pipe; and once the direct child has exited its
+//! pipes get a short "leak timeout", after which whatever was read is taken
+//! and the reader threads are left behind, still draining. A `start` script
+//! that leaves a daemon holding its stdout therefore returns at once, and the
+//! daemon is not killed.
 
+use std::io::{self, Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::time::Duration;
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::signals;
 
 /// Most bytes kept of each of stdout and stderr.
 pub const OUTPUT_LIMIT: usize = 1024 * 1024;
+
+/// Time between SIGTERM and SIGKILL when a command is stopped (SPEC §8).
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// How long the pipes may stay open once the direct child has exited, before
+/// what was read so far is taken (nextest's "leak timeout").
+pub const LEAK_TIMEOUT: Duration = Duration::from_millis(150);
+
+/// How often a wait looks at [`signals::received`]. It bounds only how late a
+/// signal is noticed; the child's exit wakes the wait at once.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// How often the group is looked at when only grandchildren are left after
+/// SIGTERM: they cannot be waited on, so this one path polls.
+const GROUP_POLL: Duration = Duration::from_millis(25);
+
+/// How long to wait for the reaping of a child we SIGKILLed. SIGKILL cannot be
+/// ignored, but a process in uninterruptible sleep dies only when it wakes.
+const KILL_WAIT: Duration = Duration::from_secs(2);
+
+/// Size of one read from a pipe.
+const READ_CHUNK: usize = 64 * 1024;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -16,6 +55,32 @@ pub struct Spec<'a> {
     pub timeout: Duration,
     /// Bytes written to the child's stdin (then closed); `None`: stdin is /dev/null.
     pub stdin: Option<&'a [u8]>,
+    /// Time between SIGTERM and SIGKILL when the command is stopped.
+    pub grace: Duration,
+}
+
+impl<'a> Spec<'a> {
+    /// A spec with stdin from /dev/null and the [`DEFAULT_GRACE`].
+    pub fn new(argv: &'a [String], cwd: &'a Path, timeout: Duration) -> Self {
+        Spec {
+            argv,
+            cwd,
+            timeout,
+            stdin: None,
+            grace: DEFAULT_GRACE,
+        }
+    }
+
+    /// Write these bytes to the child's stdin, then close it.
+    pub fn with_stdin(mut self, bytes: &'a [u8]) -> Self {
+        self.stdin = Some(bytes);
+        self
+    }
+
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
 }
 
 /// How the command ended.
@@ -59,10 +124,816 @@ impl Output {
     pub fn success(&self) -> bool {
         self.ending == Ending::Exited(0)
     }
+
+    /// The output of a command that never ran.
+    fn not_run(ending: Ending, started: Instant) -> Output {
+        Output {
+            ending,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            duration: started.elapsed(),
+        }
+    }
 }
 
 /// Run a command to its end (or its time limit) and collect what it printed.
+/// A SIGINT/SIGTERM caught by [`signals`] stops it ([`Ending::Interrupted`]).
 pub fn run(spec: &Spec) -> Output {
-    let _ = spec;
-    todo!("process::run")
+    run_until(spec, &|| signals::received().is_some())
+}
+
+/// [`run`], stopping the command as soon as `stop` returns true. `stop` is
+/// asked every [`SIGNAL_CHECK`] while the command runs; the seam lets tests
+/// exercise the interrupt path without raising signals in the test process.
+pub fn run_until(spec: &Spec, stop: &dyn Fn() -> bool) -> Output {
+    let started = Instant::now();
+    let Some((program, args)) = spec.argv.split_first() else {
+        return Output::not_run(Ending::FailedToStart("empty command".into()), started);
+    };
+    if stop() {
+        // Starting a command only to stop it at once could leave half its work done.
+        return Output::not_run(Ending::Interrupted, started);
+    }
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(spec.cwd)
+        .process_group(0)
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            return Output::not_run(
+                Ending::FailedToStart(spawn_error(program, spec.cwd, &err)),
+                started,
+            )
+        }
+    };
+    // process_group(0) made the child the leader of a new group: its pid is the group id.
+    let pgid = i32::try_from(child.id()).unwrap_or(0);
+
+    let stdin = spec.stdin.map(<[u8]>::to_vec).zip(child.stdin.take());
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let (done_tx, done_rx) = mpsc::channel();
+    let (exit_tx, exit_rx) = mpsc::channel();
+    let threads = start_io(stdin, stdout, stderr, done_tx);
+    let (out, err) = match threads {
+        Ok(captures) => captures,
+        Err(err) => {
+            let _ = kill_group(pgid, libc::SIGKILL);
+            let _ = child.wait();
+            let reason = format!("{program}: cannot start a thread: {err}");
+            return Output::not_run(Ending::FailedToStart(reason), started);
+        }
+    };
+    let waiter = spawn("ops-monitor wait", move || {
+        let _ = exit_tx.send(child.wait());
+    });
+    if let Err(err) = waiter {
+        // The child moved into the closure that never ran; all we can do is
+        // stop its group (the runtime reaps nothing, but we exit soon anyway).
+        let _ = kill_group(pgid, libc::SIGKILL);
+        let reason = format!("{program}: cannot start a thread: {err}");
+        return Output::not_run(Ending::FailedToStart(reason), started);
+    }
+
+    let deadline = started.checked_add(spec.timeout);
+    let ending = match wait(&exit_rx, deadline, stop) {
+        Waited::Exited(Ok(status)) => ending_of(status),
+        // Only if the waiter thread died or the child vanished (ECHILD): no
+        // ending is known, and "could not run" is the closest.
+        Waited::Exited(Err(err)) => Ending::FailedToStart(format!("{program}: wait: {err}")),
+        Waited::Expired => {
+            stop_group(pgid, spec.grace, &exit_rx);
+            Ending::TimedOut
+        }
+        Waited::Stopped => {
+            stop_group(pgid, spec.grace, &exit_rx);
+            Ending::Interrupted
+        }
+    };
+
+    // Done: each reader reports end of file. A grandchild still holding a
+    // pipe must not hold us too, so wait no longer than the leak timeout.
+    let leak_deadline = Instant::now() + LEAK_TIMEOUT;
+    for _ in 0..2 {
+        let left = leak_deadline.saturating_duration_since(Instant::now());
+        if done_rx.recv_timeout(left).is_err() {
+            break;
+        }
+    }
+    let (stdout, stdout_truncated) = out.take();
+    let (stderr, stderr_truncated) = err.take();
+    Output {
+        ending,
+        stdout,
+        stderr,
+        stdout_truncated,
+        stderr_truncated,
+        duration: started.elapsed(),
+    }
+}
+
+/// Start the threads that feed stdin and drain stdout and stderr; `done`
+/// hears once from each of the two readers at its end of file.
+fn start_io(
+    stdin: Option<(Vec<u8>, ChildStdin)>,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+    done: Sender<()>,
+) -> io::Result<(Capture, Capture)> {
+    if let Some((bytes, mut pipe)) = stdin {
+        // An error here is the child not reading all of its stdin (EPIPE),
+        // which is its business; dropping the pipe closes it.
+        spawn("ops-monitor stdin", move || {
+            let _ = pipe.write_all(&bytes);
+        })?;
+    }
+    let out = Capture::start("ops-monitor stdout", stdout, done.clone())?;
+    let err = Capture::start("ops-monitor stderr", stderr, done)?;
+    Ok((out, err))
+}
+
+/// The reason a spawn failed, naming what was missing: the program, or the
+/// working directory (the OS reports both as the same error number).
+fn spawn_error(program: &str, cwd: &Path, err: &io::Error) -> String {
+    if cwd.is_dir() {
+        format!("{program}: {err}")
+    } else {
+        format!("cwd {}: {err}", cwd.display())
+    }
+}
+
+fn ending_of(status: ExitStatus) -> Ending {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Ending::Exited(code),
+        (None, Some(sig)) => Ending::Signaled(sig),
+        // wait() reports only ended processes, which have one or the other.
+        (None, None) => Ending::Exited(-1),
+    }
+}
+
+enum Waited {
+    Exited(io::Result<ExitStatus>),
+    Expired,
+    Stopped,
+}
+
+/// Wait for the direct child's exit, the deadline (`None`: none), or `stop`.
+fn wait(
+    exit_rx: &Receiver<io::Result<ExitStatus>>,
+    deadline: Option<Instant>,
+    stop: &dyn Fn() -> bool,
+) -> Waited {
+    loop {
+        if stop() {
+            return Waited::Stopped;
+        }
+        let slice = match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Waited::Expired;
+                }
+                left.min(SIGNAL_CHECK)
+            }
+            None => SIGNAL_CHECK,
+        };
+        match exit_rx.recv_timeout(slice) {
+            Ok(result) => return Waited::Exited(result),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Waited::Exited(Err(io::Error::other("the waiting thread ended")));
+            }
+        }
+    }
+}
+
+/// SIGTERM the group, give it `grace` to end, then SIGKILL what is left.
+/// Grandchildren count: one that ignores SIGTERM is killed after the grace
+/// even when the direct child went at once.
+fn stop_group(pgid: i32, grace: Duration, exit_rx: &Receiver<io::Result<ExitStatus>>) {
+    let until = Instant::now() + grace;
+    let _ = kill_group(pgid, libc::SIGTERM);
+    let child_gone = exit_rx.recv_timeout(grace).is_ok();
+    if child_gone {
+        while group_alive(pgid) && Instant::now() < until {
+            thread::sleep(GROUP_POLL);
+        }
+    }
+    if group_alive(pgid) {
+        let _ = kill_group(pgid, libc::SIGKILL);
+    }
+    if !child_gone {
+        // So that the caller sees a reaped child, not one about to die.
+        let _ = exit_rx.recv_timeout(KILL_WAIT);
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    thread::Builder::new().name(name.into()).spawn(f).map(drop)
+}
+
+/// What a reader thread has kept of one pipe.
+#[derive(Default)]
+struct Captured {
+    bytes: Vec<u8>,
+    truncated: bool,
+    /// The run took its result: read on (so writers never block) but keep nothing.
+    abandoned: bool,
+}
+
+/// One pipe drained on its own thread, at most [`OUTPUT_LIMIT`] bytes kept.
+struct Capture(Arc<Mutex<Captured>>);
+
+impl Capture {
+    /// Start draining `pipe`; `done` gets a message at its end of file. No
+    /// pipe (which `spawn` never gives for a piped stream) counts as empty.
+    fn start(
+        name: &str,
+        pipe: Option<impl Read + Send + 'static>,
+        done: Sender<()>,
+    ) -> io::Result<Capture> {
+        let shared = Arc::new(Mutex::new(Captured::default()));
+        let Some(mut pipe) = pipe else {
+            let _ = done.send(());
+            return Ok(Capture(shared));
+        };
+        let kept = Arc::clone(&shared);
+        spawn(name, move || {
+            let mut buf = vec![0; READ_CHUNK];
+            loop {
+                let n = match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                let mut kept = lock(&kept);
+                if kept.abandoned {
+                    continue;
+                }
+                let room = OUTPUT_LIMIT.saturating_sub(kept.bytes.len());
+                let keep = n.min(room);
+                kept.bytes.extend_from_slice(&buf[..keep]);
+                kept.truncated |= keep < n;
+            }
+            // The run may have stopped listening (leak timeout): nothing to do then.
+            let _ = done.send(());
+        })?;
+        Ok(Capture(shared))
+    }
+
+    /// What was read so far, decoded, and whether more was printed than kept.
+    /// The reader thread, if still running, keeps draining but stores nothing.
+    fn take(self) -> (String, bool) {
+        let mut kept = lock(&self.0);
+        kept.abandoned = true;
+        let bytes = std::mem::take(&mut kept.bytes);
+        (decode(&bytes, kept.truncated), kept.truncated)
+    }
+}
+
+fn lock(m: &Mutex<Captured>) -> MutexGuard<'_, Captured> {
+    // A reader cannot panic while holding the lock, but a poisoned buffer is
+    // still the best output there is.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// UTF-8 with invalid bytes replaced. When the output was cut at the limit, a
+/// character split by the cut is dropped rather than shown as U+FFFD.
+fn decode(bytes: &[u8], truncated: bool) -> String {
+    let bytes = if truncated {
+        &bytes[..bytes.len() - split_char_len(bytes)]
+    } else {
+        bytes
+    };
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// How many bytes at the end of `bytes` are the start of a multi-byte UTF-8
+/// character whose remaining bytes are missing.
+fn split_char_len(bytes: &[u8]) -> usize {
+    for back in 1..=bytes.len().min(3) {
+        let b = bytes[bytes.len() - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: the leading byte is further back
+        }
+        let needed = match b {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        return if needed > back { back } else { 0 };
+    }
+    0
+}
+
+/// The last `max_chars` characters (not bytes) of `text`, trimmed: the
+/// `stdoutTail`/`stderrTail` of the state. Trailing whitespace is dropped
+/// before counting so it does not use up the budget.
+pub fn tail(text: &str, max_chars: usize) -> String {
+    let text = text.trim_end();
+    let start = text
+        .char_indices()
+        .rev()
+        .nth(max_chars.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    let tail = if max_chars == 0 { "" } else { &text[start..] };
+    tail.trim().to_string()
+}
+
+/// Send SIGTERM to `pid` (`stop JOB` without a stop command). Refuses, with
+/// an error of kind `PermissionDenied`, PID 1 and below, ops-monitor itself,
+/// and anything in ops-monitor's own process group (SPEC §9): a status
+/// command reporting the wrong pid must not make the monitor stop itself or
+/// the shell or timer that started it.
+pub fn terminate(pid: i32) -> io::Result<()> {
+    let refuse = |why: String| Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+    if pid <= 1 {
+        return refuse(format!(
+            "refusing to signal pid {pid}: not a single ordinary process"
+        ));
+    }
+    if u32::try_from(pid).ok() == Some(std::process::id()) {
+        return refuse(format!(
+            "refusing to signal pid {pid}: it is ops-monitor itself"
+        ));
+    }
+    let theirs =
+        pgid_of(pid).map_err(|err| io::Error::new(err.kind(), format!("pid {pid}: {err}")))?;
+    let ours = pgid_of(0)?;
+    if theirs == ours {
+        return refuse(format!(
+            "refusing to signal pid {pid}: it is in ops-monitor's own process group ({ours})"
+        ));
+    }
+    kill_pid(pid, libc::SIGTERM)
+        .map_err(|err| io::Error::new(err.kind(), format!("pid {pid}: {err}")))
+}
+
+fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Signal every process of a group we created.
+#[allow(unsafe_code)]
+fn kill_group(pgid: i32, sig: i32) -> io::Result<()> {
+    // killpg(0) and killpg(1) would mean our own group and init's: never.
+    if pgid <= 1 {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: killpg takes plain integers and touches no memory of ours.
+    check(unsafe { libc::killpg(pgid, sig) }).map(drop)
+}
+
+/// Whether any process that can still act is left in the group. Zombies do
+/// not count: grandchildren orphaned by the child's death are reaped by PID 1,
+/// and in a container that can take seconds, which would cost every timeout
+/// its whole grace period.
+fn group_alive(pgid: i32) -> bool {
+    kill_group(pgid, 0).is_ok() && live_member_in_proc(pgid).unwrap_or(true)
+}
+
+/// Whether /proc lists a process of group `pgid` that is not a zombie;
+/// `None` when /proc cannot be read (not Linux, or not mounted).
+fn live_member_in_proc(pgid: i32) -> Option<bool> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    let mut any = false;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        any = true;
+        // A process may end between listing and reading: then it is not alive.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some((state, group)) = parse_stat(&stat) {
+            if group == pgid && !matches!(state, 'Z' | 'X' | 'x') {
+                return Some(true);
+            }
+        }
+    }
+    // An empty /proc is an unmounted one: it proves nothing.
+    any.then_some(false)
+}
+
+/// The state and process group in a `/proc/PID/stat` line: `PID (COMM) S PPID PGRP ...`.
+/// COMM may hold spaces and parentheses, so fields are counted after the last `)`.
+fn parse_stat(stat: &str) -> Option<(char, i32)> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+#[allow(unsafe_code)]
+fn kill_pid(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill takes plain integers and touches no memory of ours.
+    check(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// The process group of `pid` (0: of this process).
+#[allow(unsafe_code)]
+fn pgid_of(pid: i32) -> io::Result<i32> {
+    // SAFETY: getpgid takes a plain integer and touches no memory of ours.
+    check(unsafe { libc::getpgid(pid) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into(), script.into()]
+    }
+
+    fn run_sh(script: &str) -> Output {
+        let argv = sh(script);
+        run(&Spec::new(&argv, Path::new("/"), Duration::from_secs(20)))
+    }
+
+    /// Alive and not a zombie waiting to be reaped (in a container, PID 1 may
+    /// never reap the grandchildren it inherits).
+    fn alive(pid: i32) -> bool {
+        if kill_pid(pid, 0).is_err() {
+            return false;
+        }
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The state follows the command name in parentheses.
+            Ok(stat) => !stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+
+    fn dies_soon(pid: i32) -> bool {
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            if !alive(pid) {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn read_pid(path: &Path) -> i32 {
+        fs::read_to_string(path).unwrap().trim().parse().unwrap()
+    }
+
+    #[test]
+    fn exit_codes() {
+        let ok = run_sh("exit 0");
+        assert_eq!(ok.ending, Ending::Exited(0));
+        assert!(ok.success());
+        let three = run_sh("exit 3");
+        assert_eq!(three.ending, Ending::Exited(3));
+        assert_eq!(three.exit_code(), 3);
+        assert!(!three.success());
+    }
+
+    #[test]
+    fn stdout_and_stderr_are_captured_apart() {
+        let out = run_sh("echo out; echo err >&2; echo more");
+        assert_eq!(out.stdout, "out\nmore\n");
+        assert_eq!(out.stderr, "err\n");
+        assert!(!out.stdout_truncated && !out.stderr_truncated);
+    }
+
+    #[test]
+    fn argv_is_not_a_shell_string() {
+        let argv: Vec<String> = vec!["/bin/echo".into(), "a  b; $HOME".into()];
+        let out = run(&Spec::new(&argv, Path::new("/"), Duration::from_secs(20)));
+        assert_eq!(out.stdout, "a  b; $HOME\n");
+    }
+
+    #[test]
+    fn cwd_is_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let argv = sh("pwd");
+        let out = run(&Spec::new(&argv, dir.path(), Duration::from_secs(20)));
+        let want = dir.path().canonicalize().unwrap();
+        assert_eq!(Path::new(out.stdout.trim()).canonicalize().unwrap(), want);
+    }
+
+    #[test]
+    fn stdin_is_delivered_or_empty() {
+        let argv = sh("cat; echo end");
+        let spec = Spec::new(&argv, Path::new("/"), Duration::from_secs(20));
+        let with = run(&spec.clone().with_stdin(b"hello\nworld\n"));
+        assert_eq!(with.stdout, "hello\nworld\nend\n");
+        let without = run(&spec);
+        assert_eq!(without.stdout, "end\n");
+    }
+
+    #[test]
+    fn stdin_not_read_by_the_child_is_no_error() {
+        let argv = sh("exit 0");
+        let big = vec![b'x'; 4 * 1024 * 1024];
+        let out = run(&Spec::new(&argv, Path::new("/"), Duration::from_secs(20)).with_stdin(&big));
+        assert_eq!(out.ending, Ending::Exited(0));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced() {
+        let out = run_sh(r"printf 'a\377b\n'; printf '\303\251\n' >&2");
+        assert_eq!(out.stdout, "a\u{FFFD}b\n");
+        assert_eq!(out.stderr, "é\n");
+    }
+
+    #[test]
+    fn output_beyond_the_limit_is_cut_and_flagged() {
+        let out = run_sh("head -c 3000000 /dev/zero | tr '\\0' a; echo done >&2");
+        assert_eq!(out.ending, Ending::Exited(0));
+        assert_eq!(out.stdout.len(), OUTPUT_LIMIT);
+        assert!(out.stdout.bytes().all(|b| b == b'a'));
+        assert!(out.stdout_truncated);
+        assert_eq!(out.stderr, "done\n");
+        assert!(!out.stderr_truncated);
+    }
+
+    #[test]
+    fn exactly_the_limit_is_not_truncated() {
+        let out = run_sh(&format!("head -c {OUTPUT_LIMIT} /dev/zero | tr '\\0' a"));
+        assert_eq!(out.stdout.len(), OUTPUT_LIMIT);
+        assert!(!out.stdout_truncated);
+    }
+
+    /// Peak resident memory of this process, in KiB (Linux).
+    fn peak_rss_kib() -> Option<u64> {
+        let status = fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    #[test]
+    fn fifty_megabytes_finish_quickly_in_bounded_memory() {
+        let before = peak_rss_kib();
+        let t0 = Instant::now();
+        let out = run_sh("yes | head -c 50000000; yes err | head -c 50000000 >&2");
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "took {:?}",
+            t0.elapsed()
+        );
+        assert_eq!(out.ending, Ending::Exited(0));
+        assert!(out.stdout_truncated && out.stderr_truncated);
+        assert_eq!(out.stdout.len(), OUTPUT_LIMIT);
+        assert_eq!(out.stderr.len(), OUTPUT_LIMIT);
+        if let (Some(before), Some(after)) = (before, peak_rss_kib()) {
+            // Other tests run alongside, so only a generous bound: 100 MB read
+            // must not mean 100 MB held.
+            assert!(
+                after - before < 40 * 1024,
+                "peak RSS grew by {} KiB",
+                after - before
+            );
+        }
+    }
+
+    #[test]
+    fn a_cut_inside_a_character_drops_it() {
+        assert_eq!(decode(&[b'a', 0xE4, 0xBD], true), "a");
+        assert_eq!(decode(&[b'a', 0xE4, 0xBD], false), "a\u{FFFD}");
+        assert_eq!(decode("a你".as_bytes(), true), "a你");
+        assert_eq!(decode(&[b'a', 0xF0, 0x9F, 0x98], true), "a");
+        assert_eq!(decode(&[b'a', 0xC3], true), "a");
+        assert_eq!(decode(b"abc", true), "abc");
+        assert_eq!(split_char_len(&[]), 0);
+    }
+
+    #[test]
+    fn empty_argv_fails_to_start() {
+        let out = run(&Spec::new(&[], Path::new("/"), Duration::from_secs(1)));
+        assert_eq!(out.ending, Ending::FailedToStart("empty command".into()));
+        assert_eq!(out.exit_code(), -1);
+    }
+
+    #[test]
+    fn missing_program_fails_to_start() {
+        let argv: Vec<String> = vec!["/nonexistent/ops-monitor-x".into()];
+        let out = run(&Spec::new(&argv, Path::new("/"), Duration::from_secs(1)));
+        let Ending::FailedToStart(why) = out.ending else {
+            panic!("{:?}", out.ending)
+        };
+        assert!(
+            why.starts_with("/nonexistent/ops-monitor-x: No such file or directory"),
+            "{why}"
+        );
+
+        let argv: Vec<String> = vec!["ops-monitor-no-such-program-on-path".into()];
+        let out = run(&Spec::new(&argv, Path::new("/"), Duration::from_secs(1)));
+        assert!(
+            matches!(out.ending, Ending::FailedToStart(_)),
+            "{:?}",
+            out.ending
+        );
+    }
+
+    #[test]
+    fn non_executable_file_fails_to_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("job.sh");
+        fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
+        let argv = vec![script.display().to_string()];
+        let out = run(&Spec::new(&argv, dir.path(), Duration::from_secs(1)));
+        let Ending::FailedToStart(why) = out.ending else {
+            panic!("{:?}", out.ending)
+        };
+        assert!(why.starts_with(&argv[0]), "{why}");
+        assert!(why.contains("Permission denied"), "{why}");
+    }
+
+    #[test]
+    fn missing_cwd_fails_to_start_naming_it() {
+        let argv = sh("true");
+        let cwd = Path::new("/nonexistent/ops-monitor-cwd");
+        let out = run(&Spec::new(&argv, cwd, Duration::from_secs(1)));
+        let Ending::FailedToStart(why) = out.ending else {
+            panic!("{:?}", out.ending)
+        };
+        assert!(
+            why.starts_with("cwd /nonexistent/ops-monitor-cwd: "),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn killed_by_its_own_signal() {
+        let out = run_sh("echo before; kill -9 $$");
+        assert_eq!(out.ending, Ending::Signaled(9));
+        assert_eq!(out.exit_code(), -1);
+        assert_eq!(out.stdout, "before\n");
+    }
+
+    #[test]
+    fn timeout_stops_the_command() {
+        let argv = sh("echo begun; sleep 30");
+        let out = run(&Spec::new(&argv, Path::new("/"), Duration::from_secs(1)));
+        assert_eq!(out.ending, Ending::TimedOut);
+        assert_eq!(out.exit_code(), -1);
+        assert_eq!(out.stdout, "begun\n");
+        assert!(out.duration >= Duration::from_secs(1));
+        assert!(out.duration < Duration::from_secs(10), "{:?}", out.duration);
+    }
+
+    #[test]
+    fn a_child_ignoring_sigterm_is_killed_after_the_grace() {
+        let argv = sh("trap '' TERM; sleep 30");
+        let spec = Spec::new(&argv, Path::new("/"), Duration::from_millis(300))
+            .with_grace(Duration::from_millis(300));
+        let out = run(&spec);
+        assert_eq!(out.ending, Ending::TimedOut);
+        assert!(out.duration < Duration::from_secs(10), "{:?}", out.duration);
+    }
+
+    #[test]
+    fn a_grandchild_of_a_timed_out_command_does_not_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let argv = sh("sleep 30 & echo $! > pid; wait");
+        let spec = Spec::new(&argv, dir.path(), Duration::from_millis(500));
+        assert_eq!(run(&spec).ending, Ending::TimedOut);
+        let pid = read_pid(&dir.path().join("pid"));
+        assert!(dies_soon(pid), "grandchild {pid} survived");
+    }
+
+    #[test]
+    fn a_grandchild_ignoring_sigterm_is_killed_although_the_child_went() {
+        let dir = tempfile::tempdir().unwrap();
+        // The shell dies on SIGTERM; its background sleep ignores it.
+        let argv = sh("(trap '' TERM; exec sleep 30) & echo $! > pid; wait");
+        let spec = Spec::new(&argv, dir.path(), Duration::from_millis(500))
+            .with_grace(Duration::from_millis(300));
+        let out = run(&spec);
+        assert_eq!(out.ending, Ending::TimedOut);
+        assert!(out.duration < Duration::from_secs(10), "{:?}", out.duration);
+        let pid = read_pid(&dir.path().join("pid"));
+        assert!(dies_soon(pid), "grandchild {pid} survived");
+    }
+
+    #[test]
+    fn a_background_process_holding_stdout_is_not_waited_for_nor_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let argv = sh("sleep 30 & echo $! > pid; echo started");
+        let out = run(&Spec::new(&argv, dir.path(), Duration::from_secs(20)));
+        let pid = read_pid(&dir.path().join("pid"));
+        let still_there = alive(pid);
+        let _ = kill_pid(pid, libc::SIGKILL);
+        assert_eq!(out.ending, Ending::Exited(0));
+        assert_eq!(out.stdout, "started\n");
+        assert!(out.duration < Duration::from_secs(5), "{:?}", out.duration);
+        assert!(still_there, "the daemon was killed");
+    }
+
+    #[test]
+    fn stop_interrupts_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let argv = sh("sleep 30 & echo $! > pid; wait");
+        let t0 = Instant::now();
+        let stop = || t0.elapsed() > Duration::from_millis(300);
+        let out = run_until(
+            &Spec::new(&argv, dir.path(), Duration::from_secs(20)),
+            &stop,
+        );
+        assert_eq!(out.ending, Ending::Interrupted);
+        assert!(out.duration < Duration::from_secs(10), "{:?}", out.duration);
+        let pid = read_pid(&dir.path().join("pid"));
+        assert!(dies_soon(pid), "grandchild {pid} survived");
+    }
+
+    #[test]
+    fn proc_stat_lines_are_parsed_after_the_command_name() {
+        assert_eq!(parse_stat("42 (sleep) S 1 40 40 0 -1"), Some(('S', 40)));
+        assert_eq!(parse_stat("7 (a ) b) (c) Z 1 9 9"), Some(('Z', 9)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn nothing_is_started_once_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let argv = sh("touch started");
+        let out = run_until(
+            &Spec::new(&argv, dir.path(), Duration::from_secs(20)),
+            &|| true,
+        );
+        assert_eq!(out.ending, Ending::Interrupted);
+        assert!(!dir.path().join("started").exists());
+    }
+
+    #[test]
+    fn a_relative_program_is_found_from_the_cwd() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("job.sh");
+        fs::write(&script, "#!/bin/sh\necho from job\n").unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        let argv: Vec<String> = vec!["./job.sh".into()];
+        let out = run(&Spec::new(&argv, dir.path(), Duration::from_secs(20)));
+        assert_eq!(out.stdout, "from job\n", "{:?}", out.ending);
+    }
+
+    #[test]
+    fn tail_counts_characters_and_trims() {
+        assert_eq!(tail("  héllo wörld 你好\n\n", 4), "d 你好");
+        assert_eq!(tail("ab cd", 3), "cd");
+        assert_eq!(tail("  short  ", 800), "short");
+        assert_eq!(tail("你好世界", 2), "世界");
+        assert_eq!(tail("abc", 0), "");
+        assert_eq!(tail("", 5), "");
+    }
+
+    #[test]
+    fn terminate_refuses_init_and_ourselves() {
+        for pid in [1, 0, -1, -42] {
+            let err = terminate(pid).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "pid {pid}");
+            assert!(err.to_string().contains(&pid.to_string()), "{err}");
+        }
+        let own = i32::try_from(std::process::id()).unwrap();
+        let err = terminate(own).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert!(err.to_string().contains("itself"), "{err}");
+    }
+
+    #[test]
+    fn terminate_refuses_our_process_group_and_stops_others() {
+        let mut ours = Command::new("sleep").arg("30").spawn().unwrap();
+        let err = terminate(i32::try_from(ours.id()).unwrap()).unwrap_err();
+        ours.kill().unwrap();
+        ours.wait().unwrap();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert!(err.to_string().contains("process group"), "{err}");
+
+        let mut other = Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        terminate(i32::try_from(other.id()).unwrap()).unwrap();
+        assert_eq!(other.wait().unwrap().signal(), Some(libc::SIGTERM));
+    }
 }
