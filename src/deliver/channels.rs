@@ -87,12 +87,9 @@ fn command(session: &mut Session, argv: &[String], text: &str) -> Result<(), Fai
     if argv.is_empty() {
         return Err(Failure::new("command channel: empty argv"));
     }
-    let out = process::run(&process::Spec {
-        argv,
-        cwd: &session.ctx.cwd,
-        timeout: session.ctx.command_timeout,
-        stdin: Some(text.as_bytes()),
-    });
+    let spec = process::Spec::new(argv, &session.ctx.cwd, session.ctx.command_timeout)
+        .with_stdin(text.as_bytes());
+    let out = process::run(&spec);
     if out.success() {
         Ok(())
     } else {

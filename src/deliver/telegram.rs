@@ -127,12 +127,11 @@ fn send_cli(session: &mut Session, bin: &Path, target: &str, text: &str) -> Resu
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let out = process::run(&process::Spec {
-        argv: &argv,
-        cwd: &session.ctx.cwd,
-        timeout: session.ctx.command_timeout,
-        stdin: None,
-    });
+    let out = process::run(&process::Spec::new(
+        &argv,
+        &session.ctx.cwd,
+        session.ctx.command_timeout,
+    ));
     if out.success() {
         return Ok(());
     }
