@@ -31,6 +31,7 @@ mod telegram;
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::fmt;
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -49,6 +50,9 @@ pub const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Time limit of a `command` channel and of `openclaw message send`.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bytes of an HTTP answer read at most.
+const ANSWER_LIMIT: u64 = 64 * 1024;
 
 /// Where `openclaw` is also looked for when it is not on `PATH`.
 pub const OPENCLAW_FALLBACK: &str = "/opt/homebrew/bin/openclaw";
@@ -460,8 +464,14 @@ impl<'a> Session<'a> {
         }
         let response = request.send().map_err(|e| error_chain(&e))?;
         let status = response.status().as_u16();
-        let text = response.text().map_err(|e| error_chain(&e))?;
-        Ok((status, text))
+        // Only the start of an answer is ever looked at; a webhook that
+        // answers with megabytes must not cost memory or time.
+        let mut body = Vec::new();
+        response
+            .take(ANSWER_LIMIT)
+            .read_to_end(&mut body)
+            .map_err(|e| error_chain(&e))?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 
     /// The HTTP client, built on first use (it starts a runtime thread, which
