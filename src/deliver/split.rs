@@ -1,0 +1,115 @@
+//! Splitting a report for Telegram's limit of 4096 characters per message
+//! (SPEC §7): between sections, in order, the header on the first part; a
+//! single section too long for one message is cut with a marker.
+
+/// Most characters (Unicode scalar values, not bytes) in one Telegram message.
+pub const TELEGRAM_LIMIT: usize = 4096;
+
+/// What ends a section that was cut to fit.
+pub const CUT_MARKER: &str = "… [cut]";
+
+const SEPARATOR: &str = "\n\n";
+
+/// The parts to send, in order, each at most `limit` characters. The parts
+/// joined by a blank line give the report back when nothing had to be cut.
+pub fn split(header: &str, sections: &[String], limit: usize) -> Vec<String> {
+    let sep = SEPARATOR.chars().count();
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut current_len = 0;
+    let pieces = std::iter::once(header)
+        .filter(|h| !h.is_empty())
+        .chain(sections.iter().map(String::as_str));
+    for piece in pieces {
+        let piece = cut(piece, limit);
+        let len = piece.chars().count();
+        if current_len > 0 && current_len + sep + len <= limit {
+            current.push_str(SEPARATOR);
+            current.push_str(&piece);
+            current_len += sep + len;
+        } else {
+            if current_len > 0 || !current.is_empty() {
+                parts.push(std::mem::take(&mut current));
+            }
+            current = piece;
+            current_len = len;
+        }
+    }
+    if !current.is_empty() || parts.is_empty() {
+        parts.push(current);
+    }
+    parts
+}
+
+/// `text` if it fits in `limit` characters, else its start and the marker.
+pub fn cut(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let marker = format!("\n{CUT_MARKER}");
+    let keep = limit.saturating_sub(marker.chars().count());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(&marker);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: usize, c: char) -> String {
+        std::iter::repeat_n(c, n).collect()
+    }
+
+    #[test]
+    fn a_short_report_is_one_part_equal_to_the_text() {
+        let sections = vec!["• a\n- x".to_string(), "• b".to_string()];
+        assert_eq!(split("H", &sections, 4096), vec!["H\n\n• a\n- x\n\n• b"]);
+        assert_eq!(split("only", &[], 4096), vec!["only"]);
+    }
+
+    #[test]
+    fn exactly_the_limit_in_non_ascii_is_one_part() {
+        // 3-byte characters: a byte count would split this.
+        let header = s(10, 'é');
+        let a = s(2000, '漢');
+        let b = s(4096 - 10 - 2000 - 4, '🛠');
+        let parts = split(&header, &[a.clone(), b.clone()], TELEGRAM_LIMIT);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].chars().count(), 4096);
+
+        let b1 = format!("{b}x");
+        let parts = split(&header, &[a.clone(), b1.clone()], TELEGRAM_LIMIT);
+        assert_eq!(parts, vec![format!("{header}\n\n{a}"), b1]);
+    }
+
+    #[test]
+    fn parts_keep_order_and_header_stays_first() {
+        let sections: Vec<String> = (0..5).map(|i| s(1500, char::from(b'a' + i))).collect();
+        let parts = split("HEAD", &sections, TELEGRAM_LIMIT);
+        assert_eq!(parts.len(), 3);
+        assert!(parts[0].starts_with("HEAD\n\naaa"));
+        assert!(parts[0].contains('b'));
+        assert!(parts[1].starts_with('c') && parts[1].contains('d'));
+        assert!(parts[2].starts_with('e'));
+        assert!(parts.iter().all(|p| p.chars().count() <= TELEGRAM_LIMIT));
+    }
+
+    #[test]
+    fn an_over_long_section_is_cut_with_a_marker() {
+        let long = s(5000, 'ж');
+        let parts = split("H", &[long, "tail".to_string()], TELEGRAM_LIMIT);
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0], "H");
+        assert_eq!(parts[1].chars().count(), TELEGRAM_LIMIT);
+        assert!(parts[1].ends_with(CUT_MARKER));
+        assert_eq!(parts[2], "tail");
+    }
+
+    #[test]
+    fn an_over_long_header_alone_is_cut_too() {
+        let parts = split(&s(5000, 'x'), &[], TELEGRAM_LIMIT);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(parts[0].chars().count(), TELEGRAM_LIMIT);
+    }
+}
