@@ -116,8 +116,8 @@ pub enum Command {
     /// Deliver a one-off message through the configured channels
     Notify {
         text: String,
-        /// Telegram chat id (wins over the configured targets)
-        #[arg(long)]
+        /// Telegram chat id (wins over the configured targets; groups are negative)
+        #[arg(long, allow_hyphen_values = true)]
         target: Option<String>,
     },
     /// The stored output of a job's last start, stop and run, and its queue items
@@ -148,8 +148,8 @@ pub struct TickArgs {
     /// Start nothing, run nothing but status commands, write no state
     #[arg(long)]
     pub dry_run: bool,
-    /// Telegram chat id (wins over the configured targets)
-    #[arg(long)]
+    /// Telegram chat id (wins over the configured targets; groups are negative)
+    #[arg(long, allow_hyphen_values = true)]
     pub target: Option<String>,
     /// Report language [default: defaults.language, else en]
     #[arg(long, value_enum)]

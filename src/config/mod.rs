@@ -12,12 +12,12 @@
 //! cross-job rules ([`resolve`]). Every problem carries its JSON path; they
 //! are sorted by path so a file's mistakes read top to bottom.
 
+#[cfg(test)]
+mod props;
 mod resolve;
 mod schema;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod props;
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};

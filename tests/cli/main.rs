@@ -3,6 +3,8 @@
 
 mod commands;
 mod compat;
+mod delivery;
 mod robust;
+mod server;
 mod tick;
 mod util;
