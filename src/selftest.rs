@@ -71,6 +71,9 @@ impl Sandbox {
     }
 }
 
+/// One end-to-end check, run in its own sandbox.
+type Check = fn(&Sandbox) -> Result<()>;
+
 fn long_job(id: &str, status: &str, start: &str, policy: Value) -> Value {
     json!({"id": id, "kind": "long_running_read", "risk": "read_only", "enabled": true,
            "commands": {"start": [start], "status": [status]}, "policy": policy})
@@ -84,7 +87,7 @@ fn expect(ok: bool, what: &str, report: &str) -> Result<()> {
 }
 
 pub fn run() -> Result<Code> {
-    let checks: [(&str, fn(&Sandbox) -> Result<()>); 5] = [
+    let checks: [(&str, Check); 5] = [
         ("stall detection", stall),
         ("automatic resume and its backoff", auto_resume),
         ("the queue", queue),
