@@ -344,10 +344,11 @@ fn collect_properties<'s>(
 }
 
 /// The known key `key` was most likely meant to be: the same ignoring case,
-/// else one a couple of edits away.
+/// else one edit away (two for a long key). A key that merely extends a
+/// short known one (`grantedBy`) is not a near miss.
 fn did_you_mean<'k>(key: &str, known: impl Iterator<Item = &'k str>) -> Option<&'k str> {
     let lower = key.to_lowercase();
-    let limit = if key.chars().count() >= 5 { 2 } else { 1 };
+    let limit = if key.chars().count() >= 10 { 2 } else { 1 };
     known
         .filter(|k| *k != "$schema")
         .map(|k| (edit_distance(&lower, &k.to_lowercase()), k))
@@ -407,7 +408,16 @@ mod tests {
             did_you_mean("stalSeconds", known.into_iter()),
             Some("stallSeconds")
         );
+        assert_eq!(
+            did_you_mean("stlalSeconds", known.into_iter()),
+            Some("stallSeconds")
+        );
+        assert_eq!(
+            did_you_mean("autoResumed", known.into_iter()),
+            Some("autoResume")
+        );
         assert_eq!(did_you_mean("colour", known.into_iter()), None);
+        assert_eq!(did_you_mean("grantedBy", ["granted"].into_iter()), None);
         assert_eq!(did_you_mean("schema", known.into_iter()), None);
     }
 
