@@ -83,6 +83,15 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     for n in &notices {
         eprintln!("{n}");
     }
+    if global.verbose > 0 {
+        eprintln!(
+            "tick: {} job(s), {} section(s), outbox {}, {} ms",
+            config.jobs.len(),
+            sections.len(),
+            st.outbox.len(),
+            started.elapsed().as_millis()
+        );
+    }
     finish(&files, st, args.dry_run, deliver_now, &clock, started)
 }
 

@@ -293,3 +293,26 @@ fn completions_print_a_script() {
         .code(0)
         .stdout_has("ops-monitor");
 }
+
+#[test]
+fn selftest_passes_offline() {
+    let env = TestEnv::new();
+    env.run(&["selftest"])
+        .code(0)
+        .stdout_has("ok: stall detection")
+        .stdout_has("ok: automatic resume and its backoff")
+        .stdout_has("ok: the queue")
+        .stdout_has("ok: quiet hours")
+        .stdout_has("ok: atomic state write")
+        .stdout_has("selftest: OK");
+}
+
+#[test]
+fn verbose_tick_says_what_it_did() {
+    let env = TestEnv::new();
+    let status = env.script("status.sh", r#"echo '{"running":true,"completed":false}'"#);
+    env.config(&config_with(json!([long_job("j", &status, &status)])));
+    env.run(&["tick", "--print-only", "-v"])
+        .code(0)
+        .stderr_has("tick: 1 job(s), 1 section(s), outbox 0");
+}
