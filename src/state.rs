@@ -205,6 +205,10 @@ pub struct State {
     pub approvals: BTreeMap<String, Grant>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub silences: BTreeMap<String, Silence>,
+    /// Fingerprint of the config text that last validated cleanly (see
+    /// `config::load_remembered`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_fingerprint: Option<String>,
     /// A corrupt state file was moved aside here; the next report says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrupt_moved_to: Option<String>,
@@ -237,6 +241,7 @@ impl Default for State {
             monitor: None,
             approvals: BTreeMap::new(),
             silences: BTreeMap::new(),
+            config_fingerprint: None,
             corrupt_moved_to: None,
             extra: Map::new(),
         }

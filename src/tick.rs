@@ -47,8 +47,13 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
         sections.push(Section::StateCorrupt { detail });
     }
 
-    let config = match config::load(&files.config, &files.home, false) {
-        Ok(c) => c,
+    let known = st.config_fingerprint.take();
+    let config = match config::load_remembered(&files.config, &files.home, false, known.as_deref())
+    {
+        Ok((c, print)) => {
+            st.config_fingerprint = Some(print);
+            c
+        }
         Err(e) => {
             return config_invalid(&files, args, st, sections, &clock, &e, started, global);
         }
@@ -312,6 +317,9 @@ pub fn observe_all(jobs: &[&Job], parallel: usize) -> Vec<Observation> {
     let results: Vec<Mutex<Option<Observation>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let workers = parallel.clamp(1, jobs.len().max(1));
+    if jobs.is_empty() {
+        return Vec::new();
+    }
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {

@@ -229,6 +229,28 @@ impl std::error::Error for ConfigError {}
 /// Load and validate the config at `path`. With `strict`, unknown keys are
 /// errors instead of warnings. `home` is the OpenClaw home (the default `cwd`).
 pub fn load(path: &Path, home: &Path, strict: bool) -> Result<Config, ConfigError> {
+    load_remembered(path, home, strict, None).map(|(config, _)| config)
+}
+
+/// A fingerprint of config text as this binary validates it (the text, the
+/// embedded schema, the version). Same fingerprint, same verdict.
+pub fn fingerprint(text: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (text, SCHEMA, env!("CARGO_PKG_VERSION")).hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// `load`, for `tick`: when the text's fingerprint is `known_valid` (the one
+/// that validated cleanly on the last tick), the JSON Schema check — most of
+/// a small tick's time and memory — is skipped; the unknown-key walk, the
+/// cross-job rules and the resolution still run. Returns the fingerprint.
+pub fn load_remembered(
+    path: &Path,
+    home: &Path,
+    strict: bool,
+    known_valid: Option<&str>,
+) -> Result<(Config, String), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|err| {
         let hint = if err.kind() == std::io::ErrorKind::NotFound {
             " (create it, or point --config-file or OPS_MONITOR_CONFIG at the right file)"
@@ -243,11 +265,23 @@ pub fn load(path: &Path, home: &Path, strict: bool) -> Result<Config, ConfigErro
             )],
         }
     })?;
-    parse(&text, path, home, strict)
+    let print = fingerprint(&text);
+    let trusted = known_valid == Some(print.as_str());
+    parse_checked(&text, path, home, strict, !trusted).map(|config| (config, print))
 }
 
 /// Load and validate config text (used by `load`, and by tests and selftest).
 pub fn parse(text: &str, path: &Path, home: &Path, strict: bool) -> Result<Config, ConfigError> {
+    parse_checked(text, path, home, strict, true)
+}
+
+fn parse_checked(
+    text: &str,
+    path: &Path,
+    home: &Path,
+    strict: bool,
+    schema_check: bool,
+) -> Result<Config, ConfigError> {
     // Editors on some systems save a byte-order mark; it is not a mistake.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let value: serde_json::Value = serde_json::from_str(text).map_err(|err| ConfigError {
@@ -256,7 +290,9 @@ pub fn parse(text: &str, path: &Path, home: &Path, strict: bool) -> Result<Confi
     })?;
 
     let mut found = Found::default();
-    schema::check(&value, &mut found);
+    if schema_check {
+        schema::check(&value, &mut found);
+    }
     schema::unknown_keys(&value, strict, &mut found);
     let base = config_folder(path);
     let home = absolute(home);

@@ -16,19 +16,26 @@ use serde_json::{Map, Value};
 use super::{Found, JsonPath, Seg};
 
 struct Compiled {
-    schema: Value,
+    schema: &'static Value,
     validator: jsonschema::Validator,
+}
+
+/// The schema document. Parsed apart from the validator: the unknown-key
+/// walk needs only this, and compiling the validator is most of a small
+/// tick's time and memory (a tick skips it for a config it saw validate).
+fn schema_doc() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    // The schema is part of the binary; a broken one is a build defect that
+    // the unit tests catch.
+    DOC.get_or_init(|| serde_json::from_str(super::SCHEMA).expect("embedded config schema is JSON"))
 }
 
 fn compiled() -> &'static Compiled {
     static COMPILED: OnceLock<Compiled> = OnceLock::new();
     COMPILED.get_or_init(|| {
-        // The schema is part of the binary; a broken one is a build defect
-        // that the unit tests catch.
-        let schema: Value =
-            serde_json::from_str(super::SCHEMA).expect("embedded config schema is JSON");
+        let schema = schema_doc();
         let validator =
-            jsonschema::draft202012::new(&schema).expect("embedded config schema compiles");
+            jsonschema::draft202012::new(schema).expect("embedded config schema compiles");
         Compiled { schema, validator }
     })
 }
@@ -209,14 +216,13 @@ fn instance_path(value: &Value, pointer: &str) -> JsonPath {
 /// Report every object key the schema does not list, as a warning (an
 /// error with `strict`), with a did-you-mean hint for a near miss.
 pub(super) fn unknown_keys(value: &Value, strict: bool, found: &mut Found) {
-    let compiled = compiled();
     let mut walk = KeyWalk {
-        root: &compiled.schema,
+        root: schema_doc(),
         strict,
         found,
         stack: Vec::new(),
     };
-    walk.visit(value, &compiled.schema);
+    walk.visit(value, schema_doc());
 }
 
 struct KeyWalk<'s, 'v, 'f> {
