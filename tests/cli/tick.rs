@@ -357,3 +357,18 @@ fn scheduled_check_runs_by_every_seconds_and_reports_nagios_codes() {
     env.tick().code(0).stdout_has("- recovered (exit=0)");
     assert_eq!(env.read("runs.log"), "run\nrun\nrun\n");
 }
+
+#[test]
+fn a_config_broken_after_a_good_tick_is_still_caught() {
+    let env = env_with_status(r#"echo '{"running":true,"completed":false}'"#);
+    env.tick().code(0);
+    assert!(env.state()["configFingerprint"].is_string());
+    // Valid JSON, same shape, but a schema error: must not pass on the
+    // strength of the last tick's verdict.
+    let text = fs::read_to_string(env.config_path()).unwrap();
+    env.write("ops-jobs.json", &text.replace("\"read_only\"", "\"read_mostly\""));
+    env.tick()
+        .code(2)
+        .stdout_has("ALERT: ops-jobs config invalid")
+        .stdout_has("jobs[0].risk");
+}
