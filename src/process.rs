@@ -339,8 +339,17 @@ fn stop_group(pgid: i32, grace: Duration, exit_rx: &Receiver<io::Result<ExitStat
     }
 }
 
+/// Stack of the helper threads: they only copy bytes (their buffer is on
+/// the heap) or wait. The default 2 MiB costs mapping time on every command
+/// and memory on a 1000-job tick.
+const HELPER_STACK: usize = 64 * 1024;
+
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    thread::Builder::new().name(name.into()).spawn(f).map(drop)
+    thread::Builder::new()
+        .name(name.into())
+        .stack_size(HELPER_STACK)
+        .spawn(f)
+        .map(drop)
 }
 
 /// What a reader thread has kept of one pipe.
