@@ -4,7 +4,6 @@
 //! (`ops-monitor tick --config-file X`), as crontabs written for the Python
 //! version put them.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -157,9 +156,6 @@ pub struct TickArgs {
     /// Most status commands running at once
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
-    /// Write the jobs' state in the Prometheus text format here
-    #[arg(long, value_name = "PATH")]
-    pub metrics_file: Option<PathBuf>,
 }
 
 /// `90s`, `15m`, `2h`, `1d`, or plain seconds (`30`, `0.5`).

@@ -366,7 +366,10 @@ fn a_config_broken_after_a_good_tick_is_still_caught() {
     // Valid JSON, same shape, but a schema error: must not pass on the
     // strength of the last tick's verdict.
     let text = fs::read_to_string(env.config_path()).unwrap();
-    env.write("ops-jobs.json", &text.replace("\"read_only\"", "\"read_mostly\""));
+    env.write(
+        "ops-jobs.json",
+        &text.replace("\"read_only\"", "\"read_mostly\""),
+    );
     env.tick()
         .code(2)
         .stdout_has("ALERT: ops-jobs config invalid")
