@@ -48,7 +48,7 @@ pub(super) fn check(value: &Value, found: &mut Found) {
         return;
     }
     for err in compiled.validator.iter_errors(value) {
-        let nodes = nodes_along(&compiled.schema, err.evaluation_path().as_str());
+        let nodes = nodes_along(compiled.schema, err.evaluation_path().as_str());
         if nodes
             .iter()
             .any(|n| n.get("x-invalidIsWarning") == Some(&Value::Bool(true)))
