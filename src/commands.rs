@@ -301,25 +301,14 @@ fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
             When::Failure
         };
         for a in job.after.iter().filter(|a| a.when == when) {
-            let item = QueueItem {
-                id: uuid::Uuid::new_v4().to_string(),
-                job_id: a.job_id.clone(),
-                created_at: now,
-                not_before: now + a.delay_seconds,
-                reason: format!(
-                    "after {id} ({})",
-                    if out.success() { "success" } else { "failure" }
-                ),
-                status: QueueStatus::Pending,
-                attempt: 0,
-                last_run_at: None,
-                exit_code: None,
-                stdout_tail: None,
-                stderr_tail: None,
-                last_error: None,
-                timeout_seconds: Some(tick::RUN_TIMEOUT_SECONDS),
-                extra: Default::default(),
-            };
+            let outcome = if out.success() { "success" } else { "failure" };
+            let mut item = QueueItem::new(
+                &a.job_id,
+                now,
+                now + a.delay_seconds,
+                format!("after {id} ({outcome})"),
+            );
+            item.timeout_seconds = Some(tick::RUN_TIMEOUT_SECONDS);
             println!(
                 "queued {} (in {}s): the next tick runs it",
                 a.job_id, a.delay_seconds

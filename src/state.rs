@@ -140,6 +140,28 @@ pub struct QueueItem {
     pub extra: Map<String, Value>,
 }
 
+impl QueueItem {
+    /// A pending item with a fresh UUID v4.
+    pub fn new(job_id: &str, now: f64, not_before: f64, reason: String) -> QueueItem {
+        QueueItem {
+            id: uuid::Uuid::new_v4().to_string(),
+            job_id: job_id.to_string(),
+            created_at: now,
+            not_before,
+            reason,
+            status: QueueStatus::Pending,
+            attempt: 0,
+            last_run_at: None,
+            exit_code: None,
+            stdout_tail: None,
+            stderr_tail: None,
+            last_error: None,
+            timeout_seconds: None,
+            extra: Map::new(),
+        }
+    }
+}
+
 /// A grant given with `approve JOB`: good for one run until it expires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -482,26 +504,12 @@ mod tests {
     fn trim_queue_drops_finished_first() {
         let mut s = State::default();
         for i in 0..(QUEUE_KEEP + 2) {
-            s.queue.push(QueueItem {
-                id: i.to_string(),
-                job_id: "j".into(),
-                created_at: 0.0,
-                not_before: 0.0,
-                reason: String::new(),
-                status: if i == 0 {
-                    QueueStatus::Pending
-                } else {
-                    QueueStatus::Done
-                },
-                attempt: 0,
-                last_run_at: None,
-                exit_code: None,
-                stdout_tail: None,
-                stderr_tail: None,
-                last_error: None,
-                timeout_seconds: None,
-                extra: Map::new(),
-            });
+            let mut item = QueueItem::new("j", 0.0, 0.0, String::new());
+            item.id = i.to_string();
+            if i > 0 {
+                item.status = QueueStatus::Done;
+            }
+            s.queue.push(item);
         }
         s.trim_queue();
         assert_eq!(s.queue.len(), QUEUE_KEEP);

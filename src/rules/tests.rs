@@ -483,22 +483,7 @@ fn read_job(id: &str) -> Job {
 }
 
 fn item(job_id: &str) -> QueueItem {
-    QueueItem {
-        id: "00000000-0000-4000-8000-000000000000".into(),
-        job_id: job_id.into(),
-        created_at: T0,
-        not_before: T0 + 10.0,
-        reason: "test".into(),
-        status: QueueStatus::Pending,
-        attempt: 0,
-        last_run_at: None,
-        exit_code: None,
-        stdout_tail: None,
-        stderr_tail: None,
-        last_error: None,
-        timeout_seconds: None,
-        extra: Map::new(),
-    }
+    QueueItem::new(job_id, T0, T0 + 10.0, "test".into())
 }
 
 #[test]

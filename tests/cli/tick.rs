@@ -220,11 +220,8 @@ fn no_telegram_target_exits_3_and_still_saves_the_state() {
 #[test]
 fn options_are_accepted_after_the_subcommand_and_via_env() {
     let env = env_with_status(r#"echo '{"running":true,"completed":false}'"#);
-    let out = std::process::Command::new(crate::util::BIN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", env.path("home"))
-        .env("OPENCLAW_HOME", env.root())
+    let out = env
+        .bare_command()
         .env("OPS_MONITOR_CONFIG", env.config_path())
         .env("OPS_MONITOR_STATE", env.state_path())
         .args(["tick", "--print-only"])
@@ -245,11 +242,8 @@ fn default_files_live_under_openclaw_home() {
     let cfg = env.path("net/config/ops-jobs.json");
     fs::create_dir_all(cfg.parent().unwrap()).unwrap();
     fs::copy(env.config_path(), &cfg).unwrap();
-    let out = std::process::Command::new(crate::util::BIN)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", env.path("home"))
-        .env("OPENCLAW_HOME", env.root())
+    let out = env
+        .bare_command()
         .args(["tick", "--print-only"])
         .output()
         .unwrap();

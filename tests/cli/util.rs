@@ -169,6 +169,18 @@ impl TestEnv {
         cmd
     }
 
+    /// The binary with only PATH, HOME and OPENCLAW_HOME set: no options,
+    /// so the defaults and the environment decide the files.
+    pub fn bare_command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", self.path("home"))
+            .env("OPENCLAW_HOME", self.root())
+            .stdin(Stdio::null());
+        cmd
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         let out = self.command(args).output().expect("binary runs");
         Run {
