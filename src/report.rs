@@ -8,7 +8,10 @@ use crate::clock::Clock;
 use crate::config::Lang;
 use crate::deliver::Message;
 use crate::rules::{AutorunNote, CheckResult, JobSection, Section, StateLine};
-use crate::status::{python_float, Level};
+use crate::status::{cap, python_float, Level};
+
+/// Most characters of one progress value shown in a report.
+pub const PROGRESS_VALUE_CHARS: usize = 200;
 
 /// The header with the tick's local time, or without a time (config error).
 pub fn header(lang: Lang, clock: Option<&Clock>) -> String {
@@ -177,7 +180,8 @@ fn autorun_text(note: AutorunNote) -> String {
 /// Python's (`True`, `None`) in the Chinese form.
 fn scalar(v: &Value, python: bool) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        // Bounded: six huge strings must not make a section unreadable.
+        Value::String(s) => cap(s, PROGRESS_VALUE_CHARS),
         Value::Bool(b) if python => if *b { "True" } else { "False" }.into(),
         Value::Null if python => "None".into(),
         Value::Number(n) if python && n.is_f64() => python_float(n.as_f64().unwrap_or(0.0)),
@@ -240,6 +244,15 @@ mod tests {
         ];
         assert!(render(&Section::Job(j.clone()), Lang::Zh).contains("a=True | b=None | c=1.5"));
         assert!(render(&Section::Job(j), Lang::En).contains("a=true | b=null | c=1.5"));
+    }
+
+    #[test]
+    fn long_progress_values_are_cut() {
+        let mut j = job(StateLine::Running { pid: None });
+        j.progress = vec![("path".into(), Value::String("x".repeat(5000)))];
+        let text = render(&Section::Job(j), Lang::En);
+        assert!(text.len() < 400, "{} bytes", text.len());
+        assert!(text.ends_with("…"));
     }
 
     #[test]
