@@ -97,11 +97,19 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
             started.elapsed().as_millis()
         );
     }
-    finish(&files, st, args.dry_run, deliver_now, &clock, started)
+    finish(
+        &files,
+        st,
+        args.dry_run,
+        deliver_now,
+        &clock,
+        started,
+        Code::Ok,
+    )
 }
 
 /// Save (unless dry run) and pick the exit code: a signal wins, then an
-/// undelivered report.
+/// undelivered report, then `base` (ok, or a config error).
 fn finish(
     files: &Files,
     mut st: State,
@@ -109,12 +117,13 @@ fn finish(
     deliver_now: bool,
     clock: &Clock,
     started: Instant,
+    base: Code,
 ) -> Result<Code> {
     let code = match signals::received() {
         Some(libc::SIGINT) => Code::Interrupted,
         Some(_) => Code::Terminated,
         None if deliver_now && !st.outbox.is_empty() => Code::Undelivered,
-        None => Code::Ok,
+        None => base,
     };
     if !dry_run {
         let outcome = match code {
@@ -174,8 +183,7 @@ fn config_invalid(
             }
         }
     }
-    finish(files, st, args.dry_run, false, clock, started)?;
-    Ok(Code::Usage)
+    finish(files, st, args.dry_run, false, clock, started, Code::Usage)
 }
 
 /// Whether a silence holds back this job's reports now.

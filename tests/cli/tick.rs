@@ -179,6 +179,7 @@ fn invalid_config_alerts_at_most_hourly_and_exits_2() {
         .stdout_has("🛠️ Ops report\n\n• ALERT: ops-jobs config invalid\n- path: ")
         .stdout_has("- error: ");
     assert_eq!(env.state()["lastConfigErrorAt"], NOON);
+    assert_eq!(env.state()["monitor"]["lastTickOutcome"], "config invalid");
     env.at(NOON + 60.0);
     let again = env.tick();
     again.code(2);
