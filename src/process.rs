@@ -1,20 +1,28 @@
 //! Running one command of a job (SPEC §8): an argv, never a shell string, in
-//! its own process group, with a time limit, bounded output captured on its
-//! own threads, and no waiting for grandchildren that keep the pipes open.
+//! its own process group, with a time limit, bounded output captured, and no
+//! waiting for grandchildren that keep the pipes open.
 //!
 //! The shape follows cargo-nextest: the child leads a new process group so a
 //! timeout can stop everything it started (SIGTERM, a grace period, then
-//! SIGKILL); stdout and stderr are drained on their own threads so a chatty
-//! child never blocks on a full pipe; and once the direct child has exited its
+//! SIGKILL); stdout and stderr are drained as they fill so a chatty child
+//! never blocks on a full pipe; and once the direct child has exited its
 //! pipes get a short "leak timeout", after which whatever was read is taken
-//! and the reader threads are left behind, still draining. A `start` script
-//! that leaves a daemon holding its stdout therefore returns at once, and the
-//! daemon is not killed.
+//! and the pipes still open are left to a thread that drains them. A `start`
+//! script that leaves a daemon holding its stdout therefore returns at once,
+//! and the daemon is not killed.
+//!
+//! On Linux the whole wait runs on the calling thread: poll(2) over the two
+//! pipes (non-blocking) and a pidfd of the child, which becomes readable when
+//! it exits. A thread is started only to feed stdin bytes or to drain a pipe
+//! a grandchild kept. Where pidfds are missing (not Linux, a kernel before
+//! 5.3) each pipe gets a reader thread and a third thread blocks in wait(2).
 
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -148,6 +156,14 @@ pub fn run(spec: &Spec) -> Output {
 /// asked every [`SIGNAL_CHECK`] while the command runs; the seam lets tests
 /// exercise the interrupt path without raising signals in the test process.
 pub fn run_until(spec: &Spec, stop: &dyn Fn() -> bool) -> Output {
+    run_with(spec, stop, true)
+}
+
+/// [`run_until`]; `try_poll: false` forces the portable fallback, a thread
+/// per pipe and one blocked in wait(2), which is otherwise used only when
+/// the kernel has no pidfds. The default waits on the calling thread with
+/// poll(2): three thread starts per command were most of a tick's cost.
+fn run_with(spec: &Spec, stop: &dyn Fn() -> bool, try_poll: bool) -> Output {
     let started = Instant::now();
     let Some((program, args)) = spec.argv.split_first() else {
         return Output::not_run(Ending::FailedToStart("empty command".into()), started);
@@ -168,7 +184,7 @@ pub fn run_until(spec: &Spec, stop: &dyn Fn() -> bool) -> Output {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = match command.spawn() {
+    let child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
             return Output::not_run(
@@ -177,70 +193,153 @@ pub fn run_until(spec: &Spec, stop: &dyn Fn() -> bool) -> Output {
             )
         }
     };
-    // process_group(0) made the child the leader of a new group: its pid is the group id.
-    let pgid = i32::try_from(child.id()).unwrap_or(0);
+    let run = Run {
+        program,
+        spec,
+        stop,
+        started,
+        // process_group(0) made the child the leader of a new group: its pid is the group id.
+        pgid: i32::try_from(child.id()).unwrap_or(0),
+    };
+    if !try_poll {
+        return run.threaded(child);
+    }
+    match Polled::new(child) {
+        Ok(polled) => run.polled(polled),
+        Err(child) => run.threaded(child),
+    }
+}
 
-    let stdin = spec.stdin.map(<[u8]>::to_vec).zip(child.stdin.take());
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let (done_tx, done_rx) = mpsc::channel();
-    let (exit_tx, exit_rx) = mpsc::channel();
-    let threads = start_io(stdin, stdout, stderr, done_tx);
-    let (out, err) = match threads {
-        Ok(captures) => captures,
-        Err(err) => {
+/// A started command, whichever way it is waited for.
+struct Run<'s, 'a> {
+    program: &'s str,
+    spec: &'s Spec<'a>,
+    stop: &'s dyn Fn() -> bool,
+    started: Instant,
+    pgid: i32,
+}
+
+impl Run<'_, '_> {
+    fn cannot_start_thread(&self, err: &io::Error) -> Output {
+        let reason = format!("{}: cannot start a thread: {err}", self.program);
+        Output::not_run(Ending::FailedToStart(reason), self.started)
+    }
+
+    fn output(&self, ending: Ending, stdout: (String, bool), stderr: (String, bool)) -> Output {
+        Output {
+            ending,
+            stdout: stdout.0,
+            stderr: stderr.0,
+            stdout_truncated: stdout.1,
+            stderr_truncated: stderr.1,
+            duration: self.started.elapsed(),
+        }
+    }
+
+    /// The wait on the calling thread: no thread at all unless there are
+    /// stdin bytes to feed or a grandchild keeps a pipe open.
+    fn polled(&self, mut io: Polled) -> Output {
+        let stdin = self
+            .spec
+            .stdin
+            .map(<[u8]>::to_vec)
+            .zip(io.child.stdin.take());
+        if let Some((bytes, pipe)) = stdin {
+            if let Err(err) = feed_stdin(bytes, pipe) {
+                let _ = kill_group(self.pgid, libc::SIGKILL);
+                let _ = io.child.wait();
+                return self.cannot_start_thread(&err);
+            }
+        }
+        let deadline = self.started.checked_add(self.spec.timeout);
+        let ending = match io.wait(deadline, self.stop) {
+            Woke::Exited => match io.exit.as_ref() {
+                Some(Ok(status)) => ending_of(*status),
+                Some(Err(err)) => Ending::FailedToStart(format!("{}: wait: {err}", self.program)),
+                None => Ending::FailedToStart(format!("{}: wait: no status", self.program)),
+            },
+            Woke::Expired => {
+                io.stop_group(self.pgid, self.spec.grace);
+                Ending::TimedOut
+            }
+            Woke::Stopped => {
+                io.stop_group(self.pgid, self.spec.grace);
+                Ending::Interrupted
+            }
+        };
+        // Same leak timeout as the threads: a grandchild holding a pipe must
+        // not hold us.
+        io.pump_until(Instant::now() + LEAK_TIMEOUT, Polled::pipes_closed);
+        let (stdout, stderr) = io.finish();
+        self.output(ending, stdout, stderr)
+    }
+
+    /// The wait with three helper threads (two readers and a waiter).
+    fn threaded(&self, mut child: Child) -> Output {
+        let pgid = self.pgid;
+        let stdin = self.spec.stdin.map(<[u8]>::to_vec).zip(child.stdin.take());
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let (done_tx, done_rx) = mpsc::channel();
+        let (exit_tx, exit_rx) = mpsc::channel();
+        let threads = start_io(stdin, stdout, stderr, done_tx);
+        let (out, err) = match threads {
+            Ok(captures) => captures,
+            Err(err) => {
+                let _ = kill_group(pgid, libc::SIGKILL);
+                let _ = child.wait();
+                return self.cannot_start_thread(&err);
+            }
+        };
+        let waiter = spawn("ops-monitor wait", move || {
+            let _ = exit_tx.send(child.wait());
+        });
+        if let Err(err) = waiter {
+            // The child moved into the closure that never ran; all we can do is
+            // stop its group (the runtime reaps nothing, but we exit soon anyway).
             let _ = kill_group(pgid, libc::SIGKILL);
-            let _ = child.wait();
-            let reason = format!("{program}: cannot start a thread: {err}");
-            return Output::not_run(Ending::FailedToStart(reason), started);
+            return self.cannot_start_thread(&err);
         }
-    };
-    let waiter = spawn("ops-monitor wait", move || {
-        let _ = exit_tx.send(child.wait());
-    });
-    if let Err(err) = waiter {
-        // The child moved into the closure that never ran; all we can do is
-        // stop its group (the runtime reaps nothing, but we exit soon anyway).
-        let _ = kill_group(pgid, libc::SIGKILL);
-        let reason = format!("{program}: cannot start a thread: {err}");
-        return Output::not_run(Ending::FailedToStart(reason), started);
-    }
 
-    let deadline = started.checked_add(spec.timeout);
-    let ending = match wait(&exit_rx, deadline, stop) {
-        Waited::Exited(Ok(status)) => ending_of(status),
-        // Only if the waiter thread died or the child vanished (ECHILD): no
-        // ending is known, and "could not run" is the closest.
-        Waited::Exited(Err(err)) => Ending::FailedToStart(format!("{program}: wait: {err}")),
-        Waited::Expired => {
-            stop_group(pgid, spec.grace, &exit_rx);
-            Ending::TimedOut
-        }
-        Waited::Stopped => {
-            stop_group(pgid, spec.grace, &exit_rx);
-            Ending::Interrupted
-        }
-    };
+        let deadline = self.started.checked_add(self.spec.timeout);
+        let ending = match wait(&exit_rx, deadline, self.stop) {
+            Waited::Exited(Ok(status)) => ending_of(status),
+            // Only if the waiter thread died or the child vanished (ECHILD): no
+            // ending is known, and "could not run" is the closest.
+            Waited::Exited(Err(err)) => {
+                Ending::FailedToStart(format!("{}: wait: {err}", self.program))
+            }
+            Waited::Expired => {
+                stop_group(pgid, self.spec.grace, &exit_rx);
+                Ending::TimedOut
+            }
+            Waited::Stopped => {
+                stop_group(pgid, self.spec.grace, &exit_rx);
+                Ending::Interrupted
+            }
+        };
 
-    // Done: each reader reports end of file. A grandchild still holding a
-    // pipe must not hold us too, so wait no longer than the leak timeout.
-    let leak_deadline = Instant::now() + LEAK_TIMEOUT;
-    for _ in 0..2 {
-        let left = leak_deadline.saturating_duration_since(Instant::now());
-        if done_rx.recv_timeout(left).is_err() {
-            break;
+        // Done: each reader reports end of file. A grandchild still holding a
+        // pipe must not hold us too, so wait no longer than the leak timeout.
+        let leak_deadline = Instant::now() + LEAK_TIMEOUT;
+        for _ in 0..2 {
+            let left = leak_deadline.saturating_duration_since(Instant::now());
+            if done_rx.recv_timeout(left).is_err() {
+                break;
+            }
         }
+        self.output(ending, out.take(), err.take())
     }
-    let (stdout, stdout_truncated) = out.take();
-    let (stderr, stderr_truncated) = err.take();
-    Output {
-        ending,
-        stdout,
-        stderr,
-        stdout_truncated,
-        stderr_truncated,
-        duration: started.elapsed(),
-    }
+}
+
+/// Write `bytes` to the child's stdin on a thread of its own, then close it:
+/// rare (the command channel), and a child may read its stdin only at the end.
+fn feed_stdin(bytes: Vec<u8>, mut pipe: ChildStdin) -> io::Result<()> {
+    // An error here is the child not reading all of its stdin (EPIPE),
+    // which is its business; dropping the pipe closes it.
+    spawn("ops-monitor stdin", move || {
+        let _ = pipe.write_all(&bytes);
+    })
 }
 
 /// Start the threads that feed stdin and drain stdout and stderr; `done`
@@ -251,12 +350,8 @@ fn start_io(
     stderr: Option<ChildStderr>,
     done: Sender<()>,
 ) -> io::Result<(Capture, Capture)> {
-    if let Some((bytes, mut pipe)) = stdin {
-        // An error here is the child not reading all of its stdin (EPIPE),
-        // which is its business; dropping the pipe closes it.
-        spawn("ops-monitor stdin", move || {
-            let _ = pipe.write_all(&bytes);
-        })?;
+    if let Some((bytes, pipe)) = stdin {
+        feed_stdin(bytes, pipe)?;
     }
     let out = Capture::start("ops-monitor stdout", stdout, done.clone())?;
     let err = Capture::start("ops-monitor stderr", stderr, done)?;
@@ -391,10 +486,8 @@ impl Capture {
                 if kept.abandoned {
                     continue;
                 }
-                let room = OUTPUT_LIMIT.saturating_sub(kept.bytes.len());
-                let keep = n.min(room);
-                kept.bytes.extend_from_slice(&buf[..keep]);
-                kept.truncated |= keep < n;
+                let kept = &mut *kept;
+                keep(&mut kept.bytes, &mut kept.truncated, &buf[..n]);
             }
             // The run may have stopped listening (leak timeout): nothing to do then.
             let _ = done.send(());
@@ -416,6 +509,341 @@ fn lock(m: &Mutex<Captured>) -> MutexGuard<'_, Captured> {
     // A reader cannot panic while holding the lock, but a poisoned buffer is
     // still the best output there is.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Keep what fits of `chunk` under [`OUTPUT_LIMIT`]; flag the rest as cut.
+fn keep(bytes: &mut Vec<u8>, truncated: &mut bool, chunk: &[u8]) {
+    let room = OUTPUT_LIMIT.saturating_sub(bytes.len());
+    let kept = chunk.len().min(room);
+    bytes.extend_from_slice(&chunk[..kept]);
+    *truncated |= kept < chunk.len();
+}
+
+/// What a wait on the calling thread woke for.
+enum Woke {
+    Exited,
+    Expired,
+    Stopped,
+}
+
+/// A child waited for on the calling thread: poll(2) over a pidfd, which
+/// becomes readable when the child exits, and its two pipes, read without
+/// blocking into bounded buffers. No thread is started for the common case.
+struct Polled {
+    child: Child,
+    /// `None` if the kernel reported it broken: the child is then looked at
+    /// after each (shortened) poll instead.
+    pidfd: Option<OwnedFd>,
+    /// The direct child's status, once reaped.
+    exit: Option<io::Result<ExitStatus>>,
+    out: PolledPipe,
+    err: PolledPipe,
+    buf: Vec<u8>,
+}
+
+impl Polled {
+    /// Get ready to wait for `child`, or give it back when this kernel has no
+    /// pidfds (before Linux 5.3, a seccomp filter, not Linux) or its pipes
+    /// cannot be made non-blocking.
+    fn new(mut child: Child) -> Result<Polled, Child> {
+        let Ok(pidfd) = pidfd_open(child.id()) else {
+            return Err(child);
+        };
+        let fds = [
+            child.stdout.as_ref().map(AsRawFd::as_raw_fd),
+            child.stderr.as_ref().map(AsRawFd::as_raw_fd),
+        ];
+        for fd in fds.into_iter().flatten() {
+            if set_nonblocking(fd, true).is_err() {
+                // The reader threads need the blocking reads back.
+                for fd in fds.into_iter().flatten() {
+                    let _ = set_nonblocking(fd, false);
+                }
+                return Err(child);
+            }
+        }
+        let out = PolledPipe::new(child.stdout.take().map(OwnedFd::from));
+        let err = PolledPipe::new(child.stderr.take().map(OwnedFd::from));
+        Ok(Polled {
+            child,
+            pidfd: Some(pidfd),
+            exit: None,
+            out,
+            err,
+            buf: vec![0; READ_CHUNK],
+        })
+    }
+
+    fn exited(&self) -> bool {
+        self.exit.is_some()
+    }
+
+    fn pipes_closed(&self) -> bool {
+        self.out.file.is_none() && self.err.file.is_none()
+    }
+
+    /// Wait for the child's exit, the deadline (`None`: none), or `stop`,
+    /// reading the pipes meanwhile.
+    fn wait(&mut self, deadline: Option<Instant>, stop: &dyn Fn() -> bool) -> Woke {
+        loop {
+            if self.exited() {
+                return Woke::Exited;
+            }
+            if stop() {
+                return Woke::Stopped;
+            }
+            let slice = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Woke::Expired;
+                    }
+                    left.min(SIGNAL_CHECK)
+                }
+                None => SIGNAL_CHECK,
+            };
+            self.pump(slice);
+        }
+    }
+
+    /// [`Polled::pump`] until `done` or `until`.
+    fn pump_until(&mut self, until: Instant, done: fn(&Polled) -> bool) {
+        while !done(self) {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            self.pump(left);
+        }
+    }
+
+    /// One poll(2) of at most `timeout`: read a chunk from each pipe that is
+    /// ready, and reap the child if it exited. With nothing left to watch it
+    /// only sleeps.
+    fn pump(&mut self, timeout: Duration) {
+        let watch_child = self.exit.is_none();
+        let pidfd = match (&self.pidfd, watch_child) {
+            (Some(fd), true) => fd.as_raw_fd(),
+            // poll(2) skips negative descriptors.
+            _ => -1,
+        };
+        let timeout = if watch_child && self.pidfd.is_none() {
+            timeout.min(GROUP_POLL)
+        } else {
+            timeout
+        };
+        let mut fds = [pidfd, self.out.raw_fd(), self.err.raw_fd()].map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        if let Err(err) = poll(&mut fds, Some(timeout)) {
+            if err.kind() != io::ErrorKind::Interrupted {
+                // Out of kernel memory, say: wait a little rather than spin.
+                thread::sleep(timeout.min(GROUP_POLL));
+            }
+            // The reads cannot block, and the child is looked at below:
+            // trying everything is harmless.
+            for fd in &mut fds {
+                fd.revents = libc::POLLIN;
+            }
+        }
+        self.out.read_some(fds[1].revents != 0, &mut self.buf);
+        self.err.read_some(fds[2].revents != 0, &mut self.buf);
+        if watch_child && (fds[0].revents != 0 || self.pidfd.is_none()) {
+            match self.child.try_wait() {
+                Ok(Some(status)) => self.exit = Some(Ok(status)),
+                Ok(None) => {
+                    if fds[0].revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
+                        self.pidfd = None;
+                    }
+                }
+                Err(err) => self.exit = Some(Err(err)),
+            }
+        }
+    }
+
+    /// As [`stop_group`]: SIGTERM the group, give it `grace`, SIGKILL what
+    /// is left. The pipes are read meanwhile, so output printed while
+    /// stopping is kept and nobody blocks on a full pipe.
+    fn stop_group(&mut self, pgid: i32, grace: Duration) {
+        let until = Instant::now() + grace;
+        let _ = kill_group(pgid, libc::SIGTERM);
+        self.pump_until(until, Polled::exited);
+        if self.exited() {
+            while group_alive(pgid) && Instant::now() < until {
+                self.pump_until((Instant::now() + GROUP_POLL).min(until), |_| false);
+            }
+        }
+        if group_alive(pgid) {
+            let _ = kill_group(pgid, libc::SIGKILL);
+        }
+        if !self.exited() {
+            // So that the caller sees a reaped child, not one about to die.
+            self.pump_until(Instant::now() + KILL_WAIT, Polled::exited);
+        }
+    }
+
+    /// What was read of stdout and stderr. Pipes a grandchild still holds go
+    /// to one detached thread that reads them to their end and keeps nothing,
+    /// so a daemon that prints is not killed by SIGPIPE; a child that has
+    /// not died of SIGKILL yet goes to one that reaps it.
+    fn finish(mut self) -> ((String, bool), (String, bool)) {
+        let stdout = self.out.take();
+        let stderr = self.err.take();
+        let open: Vec<File> = [self.out.file.take(), self.err.file.take()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !open.is_empty() {
+            let buf = std::mem::take(&mut self.buf);
+            // Without the thread the pipes close here and a grandchild that
+            // writes gets SIGPIPE: a pity, but no reason to fail the run.
+            let _ = spawn("ops-monitor drain", move || drain(open, buf));
+        }
+        if self.exit.is_none() {
+            let mut child = self.child;
+            let _ = spawn("ops-monitor reap", move || {
+                let _ = child.wait();
+            });
+        }
+        (stdout, stderr)
+    }
+}
+
+/// One pipe read on the calling thread, at most [`OUTPUT_LIMIT`] bytes kept.
+struct PolledPipe {
+    /// `None` at end of file (or when there was no pipe).
+    file: Option<File>,
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+impl PolledPipe {
+    fn new(fd: Option<OwnedFd>) -> PolledPipe {
+        PolledPipe {
+            file: fd.map(File::from),
+            bytes: Vec::new(),
+            truncated: false,
+        }
+    }
+
+    /// The descriptor to poll; -1 (skipped by poll) once at its end.
+    fn raw_fd(&self) -> RawFd {
+        self.file.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    /// Read once if poll found the pipe `ready`: one chunk only, so that a
+    /// child printing without pause cannot keep the wait from its deadline.
+    fn read_some(&mut self, ready: bool, buf: &mut [u8]) {
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        if !ready {
+            return;
+        }
+        match file.read(buf) {
+            Ok(0) => self.file = None,
+            Ok(n) => keep(&mut self.bytes, &mut self.truncated, &buf[..n]),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            // As the reader threads do: an unreadable pipe counts as ended.
+            Err(_) => self.file = None,
+        }
+    }
+
+    /// What was read, decoded, and whether more was printed than kept.
+    fn take(&mut self) -> (String, bool) {
+        let bytes = std::mem::take(&mut self.bytes);
+        (decode(&bytes, self.truncated), self.truncated)
+    }
+}
+
+/// Read `pipes` to their ends, keeping nothing (the detached drain thread).
+fn drain(mut pipes: Vec<File>, mut buf: Vec<u8>) {
+    while !pipes.is_empty() {
+        let mut fds: Vec<libc::pollfd> = pipes
+            .iter()
+            .map(|pipe| libc::pollfd {
+                fd: pipe.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        match poll(&mut fds, None) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            // Nothing better to do than to close them.
+            Err(_) => return,
+        }
+        let mut ready = fds.iter().map(|fd| fd.revents != 0);
+        pipes.retain_mut(|pipe| {
+            if ready.next() != Some(true) {
+                return true;
+            }
+            match pipe.read(&mut buf) {
+                Ok(0) => false,
+                Ok(_) => true,
+                Err(err) => matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ),
+            }
+        });
+    }
+}
+
+/// A pidfd for `pid`: it becomes readable once the process exits (Linux
+/// 5.3 and later). It is opened close-on-exec.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[allow(unsafe_code)]
+fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: pidfd_open takes two integers and touches no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = RawFd::try_from(fd).map_err(|_| io::Error::other("pidfd out of range"))?;
+    // SAFETY: the kernel has just opened this descriptor for us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn pidfd_open(_pid: u32) -> io::Result<OwnedFd> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Turn O_NONBLOCK on or off for `fd`.
+#[allow(unsafe_code)]
+fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: F_GETFL takes and returns integers and touches no memory of ours.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    let flags = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    // SAFETY: F_SETFL takes integers and touches no memory of ours.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) }).map(drop)
+}
+
+/// poll(2) for at most `timeout` (`None`: no limit), rounded up to whole
+/// milliseconds so that a short rest does not become a busy loop.
+#[allow(unsafe_code)]
+fn poll(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<()> {
+    let ms = timeout.map_or(-1, |t| {
+        libc::c_int::try_from(t.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX)
+    });
+    let n = libc::nfds_t::try_from(fds.len())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the pointer and length describe `fds`, a live slice borrowed
+    // mutably for the call; the kernel writes only the revents inside it.
+    check(unsafe { libc::poll(fds.as_mut_ptr(), n, ms) }).map(drop)
 }
 
 /// UTF-8 with invalid bytes replaced. When the output was cut at the limit, a
@@ -944,5 +1372,134 @@ mod tests {
             .unwrap();
         terminate(i32::try_from(other.id()).unwrap()).unwrap();
         assert_eq!(other.wait().unwrap().signal(), Some(libc::SIGTERM));
+    }
+
+    /// Both ways of waiting, the default first, then the thread fallback.
+    fn both_ways(spec: &Spec) -> [Output; 2] {
+        [run(spec), run_with(spec, &|| false, false)]
+    }
+
+    #[test]
+    fn the_poll_path_is_taken_where_the_kernel_has_pidfds() {
+        let own = pidfd_open(std::process::id());
+        let child = Command::new("/bin/true")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        match Polled::new(child) {
+            Ok(mut polled) => {
+                assert!(own.is_ok());
+                assert!(matches!(polled.wait(None, &|| false), Woke::Exited));
+                assert!(matches!(polled.exit, Some(Ok(status)) if status.success()));
+            }
+            Err(mut child) => {
+                // No pidfds here: the fallback serves every run.
+                assert!(own.is_err());
+                child.wait().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn the_thread_fallback_still_works() {
+        let threads = |spec: &Spec| run_with(spec, &|| false, false);
+        let dir = tempfile::tempdir().unwrap();
+
+        let argv = sh(r"echo out; printf 'a\377b\n' >&2; exit 3");
+        let out = threads(&Spec::new(&argv, dir.path(), Duration::from_secs(20)));
+        assert_eq!(out.ending, Ending::Exited(3));
+        assert_eq!(
+            (out.stdout.as_str(), out.stderr.as_str()),
+            ("out\n", "a\u{FFFD}b\n")
+        );
+
+        let argv = sh("cat; head -c 3000000 /dev/zero | tr '\\0' a >&2");
+        let out =
+            threads(&Spec::new(&argv, dir.path(), Duration::from_secs(20)).with_stdin(b"in\n"));
+        assert_eq!(out.stdout, "in\n");
+        assert_eq!(out.stderr.len(), OUTPUT_LIMIT);
+        assert!(out.stderr_truncated && !out.stdout_truncated);
+
+        let argv = sh("kill -9 $$");
+        let out = threads(&Spec::new(&argv, dir.path(), Duration::from_secs(20)));
+        assert_eq!(out.ending, Ending::Signaled(9));
+
+        let argv = sh("sleep 30 & echo $! > pid; echo begun; wait");
+        let out = threads(&Spec::new(&argv, dir.path(), Duration::from_millis(500)));
+        assert_eq!(out.ending, Ending::TimedOut);
+        assert_eq!(out.stdout, "begun\n");
+        let pid = read_pid(&dir.path().join("pid"));
+        assert!(dies_soon(pid), "grandchild {pid} survived");
+
+        let t0 = Instant::now();
+        let stop = || t0.elapsed() > Duration::from_millis(300);
+        let out = run_with(
+            &Spec::new(&argv, dir.path(), Duration::from_secs(20)),
+            &stop,
+            false,
+        );
+        assert_eq!(out.ending, Ending::Interrupted);
+        let pid = read_pid(&dir.path().join("pid"));
+        assert!(dies_soon(pid), "grandchild {pid} survived");
+
+        let argv = sh("sleep 30 & echo $! > pid; echo started");
+        let out = threads(&Spec::new(&argv, dir.path(), Duration::from_secs(20)));
+        let pid = read_pid(&dir.path().join("pid"));
+        let still_there = alive(pid);
+        let _ = kill_pid(pid, libc::SIGKILL);
+        assert_eq!(out.ending, Ending::Exited(0));
+        assert_eq!(out.stdout, "started\n");
+        assert!(out.duration < Duration::from_secs(5), "{:?}", out.duration);
+        assert!(still_there, "the daemon was killed");
+    }
+
+    #[test]
+    fn a_grandchild_holding_only_stderr_is_not_waited_for_and_may_print() {
+        for threads in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            // The subshell outlives the run, holding only stderr, then writes
+            // to it: with nobody reading, SIGPIPE would kill it before `alive`.
+            let argv = sh("(sleep 0.5; echo late >&2; echo yes > alive) >/dev/null & echo started");
+            let spec = Spec::new(&argv, dir.path(), Duration::from_secs(20));
+            let out = run_with(&spec, &|| false, !threads);
+            assert_eq!(out.ending, Ending::Exited(0), "threads: {threads}");
+            assert_eq!(out.stdout, "started\n");
+            assert_eq!(out.stderr, "");
+            assert!(out.duration < Duration::from_secs(5), "{:?}", out.duration);
+            let marker = dir.path().join("alive");
+            let until = Instant::now() + Duration::from_secs(5);
+            while !marker.exists() && Instant::now() < until {
+                thread::sleep(Duration::from_millis(20));
+            }
+            assert!(
+                marker.exists(),
+                "the grandchild died writing (threads: {threads})"
+            );
+        }
+    }
+
+    #[test]
+    fn output_split_across_many_small_writes_with_sleeps() {
+        let argv = sh("i=0; while [ $i -lt 15 ]; do printf o$i,; printf e$i, >&2; sleep 0.02; i=$((i+1)); done");
+        let want = |c: char| (0..15).map(|i| format!("{c}{i},")).collect::<String>();
+        for out in both_ways(&Spec::new(&argv, Path::new("/"), Duration::from_secs(20))) {
+            assert_eq!(out.ending, Ending::Exited(0));
+            assert_eq!(out.stdout, want('o'));
+            assert_eq!(out.stderr, want('e'));
+        }
+    }
+
+    #[test]
+    fn a_child_printing_without_pause_still_times_out() {
+        let argv: Vec<String> = vec!["yes".into()];
+        let spec = Spec::new(&argv, Path::new("/"), Duration::from_millis(500))
+            .with_grace(Duration::from_millis(500));
+        for out in both_ways(&spec) {
+            assert_eq!(out.ending, Ending::TimedOut);
+            assert_eq!(out.stdout.len(), OUTPUT_LIMIT);
+            assert!(out.stdout_truncated);
+            assert!(out.duration < Duration::from_secs(10), "{:?}", out.duration);
+        }
     }
 }
