@@ -1275,16 +1275,20 @@ mod tests {
 
     #[test]
     fn a_background_process_holding_stdout_is_not_waited_for_nor_killed() {
-        let dir = tempfile::tempdir().unwrap();
-        let argv = sh("sleep 30 & echo $! > pid; echo started");
-        let out = run(&Spec::new(&argv, dir.path(), Duration::from_secs(20)));
-        let pid = read_pid(&dir.path().join("pid"));
-        let still_there = alive(pid);
-        let _ = kill_pid(pid, libc::SIGKILL);
-        assert_eq!(out.ending, Ending::Exited(0));
-        assert_eq!(out.stdout, "started\n");
-        assert!(out.duration < Duration::from_secs(5), "{:?}", out.duration);
-        assert!(still_there, "the daemon was killed");
+        // Both ways of waiting: poll (where pidfds exist) and the threads.
+        for poll in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let argv = sh("sleep 30 & echo $! > pid; echo started");
+            let spec = Spec::new(&argv, dir.path(), Duration::from_secs(20));
+            let out = run_with(&spec, &|| false, poll);
+            let pid = read_pid(&dir.path().join("pid"));
+            let still_there = alive(pid);
+            let _ = kill_pid(pid, libc::SIGKILL);
+            assert_eq!(out.ending, Ending::Exited(0));
+            assert_eq!(out.stdout, "started\n");
+            assert!(out.duration < Duration::from_secs(5), "{:?}", out.duration);
+            assert!(still_there, "the daemon was killed");
+        }
     }
 
     #[test]
@@ -1442,16 +1446,7 @@ mod tests {
         assert_eq!(out.ending, Ending::Interrupted);
         let pid = read_pid(&dir.path().join("pid"));
         assert!(dies_soon(pid), "grandchild {pid} survived");
-
-        let argv = sh("sleep 30 & echo $! > pid; echo started");
-        let out = threads(&Spec::new(&argv, dir.path(), Duration::from_secs(20)));
-        let pid = read_pid(&dir.path().join("pid"));
-        let still_there = alive(pid);
-        let _ = kill_pid(pid, libc::SIGKILL);
-        assert_eq!(out.ending, Ending::Exited(0));
-        assert_eq!(out.stdout, "started\n");
-        assert!(out.duration < Duration::from_secs(5), "{:?}", out.duration);
-        assert!(still_there, "the daemon was killed");
+        // The daemon case for this path: a_background_process_holding_stdout_….
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::util::{alive, config_with, long_job, TestEnv, NOON};
+use crate::util::{alive, config_with, long_job, Run, TestEnv, NOON};
 
 fn env_with_status(body: &str) -> TestEnv {
     let env = TestEnv::new();
@@ -228,13 +228,7 @@ fn options_are_accepted_after_the_subcommand_and_via_env() {
         .args(["tick", "--print-only"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("- state: running"));
+    Run::from(out).code(0).stdout_has("- state: running");
 }
 
 #[test]
@@ -248,12 +242,7 @@ fn default_files_live_under_openclaw_home() {
         .args(["tick", "--print-only"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    Run::from(out).code(0);
     assert!(env.path("net/state/ops-monitor.json").exists());
 }
 
