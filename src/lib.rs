@@ -6,7 +6,8 @@
 //! config ([`config`]), the state file ([`state`]), running a command
 //! ([`process`]), the status contract ([`status`]), the pure decision rules
 //! ([`rules`]), the report text ([`report`]), delivery ([`deliver`],
-//! [`outbox`]), and the commands that orchestrate them ([`commands`], [`tick`]).
+//! [`outbox`]), what a fleet's Prometheus and Alertmanager get ([`fleet`]),
+//! and the commands that orchestrate them ([`commands`], [`tick`]).
 
 pub mod cli;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod deliver;
 pub mod exit;
+pub mod fleet;
 pub mod outbox;
 pub mod paths;
 pub mod process;

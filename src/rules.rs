@@ -11,6 +11,9 @@ use crate::process::{Ending, Output};
 use crate::state::{JobState, LastSeen, QueueItem, QueueStatus};
 use crate::status::{python_json, Level, Observation, Status};
 
+mod job_state;
+pub use job_state::{held, job_state, stalled_since, JobStateWord};
+
 /// Least time between two reports of the same anomaly.
 pub const MIN_REMINDER_SECONDS: f64 = 900.0;
 /// Characters of a command's output shown in a report or kept as a tail.
@@ -331,9 +334,8 @@ fn decide_known(
             if st.last_progress_key.as_ref() != Some(key) || st.last_progress_at.is_none() {
                 st.last_progress_key = Some(key.clone());
                 st.last_progress_at = Some(now);
-            } else if policy.stall_seconds > 0.0 {
-                let since = now - st.last_progress_at.unwrap_or(now);
-                stalled = since >= policy.stall_seconds;
+            } else {
+                stalled = stalled_since(job, Some(key), &st, now).is_some();
             }
         }
     }

@@ -2,6 +2,7 @@
 //! run commands, ask `rules` what they mean, render, deliver, save — and
 //! decides nothing itself.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use crate::clock::Clock;
 use crate::config::{self, Config, Job, Kind};
 use crate::deliver::{self, Context};
 use crate::exit::Code;
+use crate::fleet::{self, Fleet, TickFacts};
 use crate::paths::Files;
 use crate::process::{self, Output};
 use crate::report;
@@ -58,6 +60,7 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
             return config_invalid(&files, args, st, sections, &clock, &e, started, global);
         }
     };
+    let fleet = Fleet::new(metrics_path(args).as_deref(), Some(&config.defaults));
     let lang = args.lang.unwrap_or(config.defaults.language);
     let ctx = Context::from_env(
         config.defaults.notify.clone(),
@@ -73,8 +76,9 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     if signals::received().is_none() {
         run_checks(&config, &mut st, &clock, args.dry_run, &mut sections);
     }
+    let mut observed = BTreeMap::new();
     if signals::received().is_none() {
-        watch_long_jobs(&config, &mut st, &clock, args, &mut sections);
+        observed = watch_long_jobs(&config, &mut st, &clock, args, &mut sections);
     }
 
     if !sections.is_empty() {
@@ -88,6 +92,16 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     for n in &notices {
         eprintln!("{n}");
     }
+    let facts = TickFacts {
+        config: Some(&config),
+        config_valid: true,
+        config_error: None,
+        observed: &observed,
+        now: clock.now,
+        previous_tick_at: st.monitor.as_ref().map(|m| m.last_tick_at),
+        host: deliver::hostname(),
+    };
+    let post_failed = fleet.post_alerts(&mut st, &facts, fleet_mode(args));
     if global.verbose > 0 {
         eprintln!(
             "tick: {} job(s), {} section(s), outbox {}, {} ms",
@@ -97,49 +111,96 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
             started.elapsed().as_millis()
         );
     }
+    let end = FleetEnd {
+        fleet: &fleet,
+        facts,
+        post_failed,
+    };
     finish(
         &files,
         st,
         args.dry_run,
         deliver_now,
-        &clock,
         started,
         Code::Ok,
+        end,
     )
 }
 
-/// Save (unless dry run) and pick the exit code: a signal wins, then an
-/// undelivered report, then `base` (ok, or a config error).
+/// SPEC §10: where the metrics go (`--metrics-file` wins over the config).
+fn metrics_path(args: &TickArgs) -> Option<std::path::PathBuf> {
+    args.metrics_file.as_deref().map(crate::paths::expand_tilde)
+}
+
+fn fleet_mode(args: &TickArgs) -> fleet::Mode {
+    match (args.dry_run, args.print_only) {
+        (true, _) => fleet::Mode::DryRun,
+        (false, true) => fleet::Mode::PrintOnly,
+        (false, false) => fleet::Mode::Send,
+    }
+}
+
+/// What `finish` hands to the fleet part once the state is saved.
+struct FleetEnd<'a> {
+    fleet: &'a Fleet,
+    facts: TickFacts<'a>,
+    /// An Alertmanager post failed (exit 3).
+    post_failed: bool,
+}
+
+/// Save (unless dry run) and pick the exit code: a signal wins, then `base`
+/// (a config error), then an undelivered report or a failed Alertmanager
+/// post; then the metrics and the ping (SPEC §10).
 fn finish(
     files: &Files,
     mut st: State,
     dry_run: bool,
     deliver_now: bool,
-    clock: &Clock,
     started: Instant,
     base: Code,
+    end: FleetEnd,
 ) -> Result<Code> {
     let code = match signals::received() {
         Some(libc::SIGINT) => Code::Interrupted,
         Some(_) => Code::Terminated,
-        None if deliver_now && !st.outbox.is_empty() => Code::Undelivered,
+        None if base != Code::Ok => base,
+        None if end.post_failed || (deliver_now && !st.outbox.is_empty()) => Code::Undelivered,
         None => base,
     };
     if !dry_run {
+        let now = end.facts.now;
         let outcome = match code {
             Code::Ok => "ok",
             Code::Undelivered => "undelivered",
             Code::Usage => "config invalid",
             _ => "interrupted",
         };
-        let extra = st.monitor.take().map(|m| m.extra).unwrap_or_default();
+        let previous = st.monitor.take().unwrap_or_default();
+        let success = matches!(code, Code::Ok | Code::Undelivered) && end.facts.config_valid;
         st.monitor = Some(MonitorRecord {
-            last_tick_at: clock.now,
+            last_tick_at: now,
             last_tick_duration_ms: started.elapsed().as_millis() as u64,
             last_tick_outcome: outcome.to_string(),
-            extra,
+            last_success_at: if success {
+                Some(now)
+            } else {
+                previous.last_success_at
+            },
+            extra: previous.extra,
         });
-        state::save(&files.state, &mut st)?;
+        let saved = state::save(&files.state, &mut st);
+        if saved.is_err() {
+            if let Some(m) = st.monitor.as_mut() {
+                m.last_success_at = previous.last_success_at;
+            }
+        }
+        // A signal means stop now: no ping that could take 10 s.
+        if signals::received().is_none() {
+            let code = if saved.is_ok() { code } else { Code::Failed };
+            end.fleet
+                .after_save(&st, &end.facts, code, started.elapsed());
+        }
+        saved?;
     }
     Ok(code)
 }
@@ -170,6 +231,22 @@ fn config_invalid(
         });
         st.last_config_error_at = Some(clock.now);
     }
+    // SPEC §10: metrics, alerts and the ping still go where the invalid
+    // file (as far as it can be read) says.
+    let fleet = Fleet::new(
+        metrics_path(args).as_deref(),
+        config::salvage_defaults(&files.config).as_ref(),
+    );
+    let observed = BTreeMap::new();
+    let facts = TickFacts {
+        config: None,
+        config_valid: false,
+        config_error: Some(err.problems.join("\n")),
+        observed: &observed,
+        now: clock.now,
+        previous_tick_at: st.monitor.as_ref().map(|m| m.last_tick_at),
+        host: deliver::hostname(),
+    };
     if !sections.is_empty() {
         let lang = args.lang.unwrap_or_default();
         // The time-less header: the alert is about the file, not a pass.
@@ -183,7 +260,13 @@ fn config_invalid(
             }
         }
     }
-    finish(files, st, args.dry_run, false, clock, started, Code::Usage)
+    let post_failed = fleet.post_alerts(&mut st, &facts, fleet_mode(args));
+    let end = FleetEnd {
+        fleet: &fleet,
+        facts,
+        post_failed,
+    };
+    finish(files, st, args.dry_run, false, started, Code::Usage, end)
 }
 
 /// Whether a silence holds back this job's reports now.
@@ -275,23 +358,25 @@ fn run_checks(
     }
 }
 
-/// SPEC §5 steps 6–7: status commands in parallel, decisions in config order.
+/// SPEC §5 steps 6–7: status commands in parallel, decisions in config
+/// order. Returns each job's observation, for the metrics and alerts.
 fn watch_long_jobs(
     config: &Config,
     st: &mut State,
     clock: &Clock,
     args: &TickArgs,
     sections: &mut Vec<Section>,
-) {
+) -> BTreeMap<String, Observation> {
     let jobs: Vec<&Job> = config
         .jobs
         .iter()
         .filter(|j| j.enabled && j.kind == Kind::LongRunningRead)
         .collect();
     let observations = observe_all(&jobs, args.parallel as usize);
+    let mut observed = BTreeMap::new();
     if signals::received().is_some() {
         // Interrupted statuses say nothing about the jobs: decide nothing.
-        return;
+        return observed;
     }
     for (job, obs) in jobs.into_iter().zip(observations) {
         let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
@@ -316,7 +401,9 @@ fn watch_long_jobs(
         if let Some(s) = outcome.section {
             sections.push(Section::Job(s));
         }
+        observed.insert(job.id.clone(), obs);
     }
+    observed
 }
 
 /// Run the status command of every job, at most `parallel` at once; the

@@ -185,12 +185,28 @@ pub enum Channel {
     },
 }
 
+/// A `{"type": "alertmanager"}` entry of `defaults.notify` (SPEC §10). Kept
+/// apart from [`Channel`]: it takes the current alerts every tick, not
+/// reports, and never goes through the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertmanagerChannel {
+    /// The Alertmanager's base URL (`http://am:9093`).
+    pub url: String,
+    /// Labels added to every alert (a secret never belongs here: they are shown).
+    pub labels: BTreeMap<String, String>,
+    /// HTTP headers; their values are secrets (never printed or stored).
+    pub headers: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Defaults {
     pub language: Lang,
     /// `None`: Telegram only, as in the Python version.
     pub notify: Option<Vec<Channel>>,
+    /// The `alertmanager` entries of `notify`.
+    pub alertmanager: Vec<AlertmanagerChannel>,
     pub metrics_file: Option<PathBuf>,
+    /// A secret: never printed or stored.
     pub heartbeat_url: Option<String>,
 }
 
@@ -317,6 +333,17 @@ fn parse_checked(
             },
         }),
     }
+}
+
+/// The `defaults` of a config file that does not validate, as far as they
+/// can be read (the file must still be JSON): where a tick that found the
+/// config invalid still writes its metrics, posts its alerts and pings.
+pub fn salvage_defaults(path: &Path) -> Option<Defaults> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let defaults = value.get("defaults")?.as_object()?;
+    Some(resolve::resolve_defaults(defaults, &config_folder(path)))
 }
 
 /// `version=1 jobs=N (long_running_read=a, one_shot_read=b, one_shot_write=c)`,

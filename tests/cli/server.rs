@@ -9,11 +9,23 @@ use serde_json::Value;
 
 #[derive(Debug, Clone)]
 pub struct Request {
+    pub method: String,
     pub path: String,
+    /// Header names in lower case, with their values.
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Request {
+    /// The value of a header (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).expect("request body is JSON")
     }
@@ -40,7 +52,18 @@ impl Server {
                 let mut body = String::new();
                 let _ = rq.as_reader().read_to_string(&mut body);
                 reqs.lock().unwrap().push(Request {
+                    method: rq.method().to_string(),
                     path: rq.url().to_string(),
+                    headers: rq
+                        .headers()
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.field.as_str().as_str().to_lowercase(),
+                                h.value.to_string(),
+                            )
+                        })
+                        .collect(),
                     body,
                 });
                 let (status, text) = scr
