@@ -59,11 +59,7 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
         }
     };
     let lang = args.lang.unwrap_or(config.defaults.language);
-    let ctx = Context::from_env(
-        config.defaults.notify.clone(),
-        args.target.clone(),
-        files.openclaw_config.clone(),
-    );
+    let ctx = Context::from_env(config.defaults.notify.clone(), args.target.clone(), &files);
     let mut notices = Vec::new();
     if deliver_now && !st.outbox.is_empty() {
         notices.extend(deliver::flush_outbox(&mut st, &ctx, clock.now).notices);
@@ -177,7 +173,7 @@ fn config_invalid(
         if args.print_only || args.dry_run {
             println!("{}", msg.text());
         } else {
-            let ctx = Context::from_env(None, args.target.clone(), files.openclaw_config.clone());
+            let ctx = Context::from_env(None, args.target.clone(), files);
             for n in deliver::deliver(&mut st, &ctx, &msg, clock.now).notices {
                 eprintln!("{n}");
             }
