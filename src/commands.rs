@@ -20,6 +20,7 @@ use crate::selftest;
 use crate::signals;
 use crate::state::{self, Grant, QueueItem, QueueStatus, Silence, State};
 use crate::status::Observation;
+use crate::text;
 use crate::tick;
 
 pub fn dispatch(cli: Cli) -> Result<Code> {
@@ -104,19 +105,17 @@ fn print_output(verb: &str, job: &str, out: &Output) {
         out.exit_code(),
         out.duration.as_millis()
     );
-    let stdout = process::tail(&out.stdout, rules::TAIL_CHARS);
-    let stderr = process::tail(&out.stderr, rules::TAIL_CHARS);
+    let stdout = text::tail(&out.stdout, rules::TAIL_CHARS);
+    let stderr = text::tail(&out.stderr, rules::TAIL_CHARS);
     if !stdout.is_empty() {
         println!("stdout:\n{stdout}");
     }
     if !stderr.is_empty() {
         println!("stderr:\n{stderr}");
     }
-    match &out.ending {
-        process::Ending::TimedOut => println!("timed out"),
-        process::Ending::FailedToStart(why) => println!("failed to start: {why}"),
-        process::Ending::Signaled(s) => println!("killed by signal {s}"),
-        _ => {}
+    // The exit line above already says how a command that exited ended.
+    if !matches!(out.ending, process::Ending::Exited(_)) {
+        println!("{}", out.describe());
     }
 }
 

@@ -5,7 +5,7 @@
 //! modules split along what they own: the command line ([`cli`]), the job
 //! config ([`config`]), the state file ([`state`]), running a command
 //! ([`process`]), the status contract ([`status`]), the pure decision rules
-//! ([`rules`]), the report text ([`report`]), delivery ([`deliver`],
+//! ([`rules`]), the report text ([`report`]), text helpers ([`text`]), delivery ([`deliver`],
 //! [`outbox`]), and the commands that orchestrate them ([`commands`], [`tick`]).
 
 pub mod cli;
@@ -23,6 +23,7 @@ pub mod selftest;
 pub mod signals;
 pub mod state;
 pub mod status;
+pub mod text;
 pub mod tick;
 
 use std::process::ExitCode;

@@ -120,7 +120,7 @@ fn finish(
     base: Code,
 ) -> Result<Code> {
     let code = match signals::received() {
-        Some(libc::SIGINT) => Code::Interrupted,
+        Some(signal_hook::consts::SIGINT) => Code::Interrupted,
         Some(_) => Code::Terminated,
         None if deliver_now && !st.outbox.is_empty() => Code::Undelivered,
         None => base,
@@ -354,5 +354,5 @@ pub fn observe(job: &Job) -> Observation {
         return Observation::Unknown("no status command".into());
     };
     let limit = seconds(job.policy.status_timeout_seconds);
-    status::observe(&run_command(job, argv, limit), limit)
+    status::observe(&run_command(job, argv, limit))
 }

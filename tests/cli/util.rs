@@ -222,15 +222,8 @@ pub fn long_job(id: &str, status: &str, start: &str) -> Value {
     })
 }
 
-/// Whether a process with this pid exists (and is not a zombie).
+/// Whether a process with this pid exists (and is not a zombie): the
+/// crate's own `/proc/PID/stat` reading.
 pub fn alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
+    ops_monitor::process::alive(pid)
 }
