@@ -1,12 +1,16 @@
-//! Process groups: stopping the group a command leads (SIGTERM, a grace
-//! period, SIGKILL), telling whether any member can still act (the `/proc`
-//! scan, with the one `/proc/PID/stat` parser), and [`terminate`] for
-//! `stop JOB`. Every system call goes through `rustix`.
+//! Process groups and the facts about other processes: stopping the group a
+//! command leads (SIGTERM, a grace period, SIGKILL), telling whether any
+//! member can still act (the `/proc` scan), [`terminate`] for `stop JOB`,
+//! and what the safety rules ask about a pid ([`pgid_of`], [`same_user`],
+//! [`lineage`]). Every system call goes through `rustix`; `/proc/PID/stat`
+//! is read by `stat` alone.
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use rustix::process::{self as sys, Pid, Signal};
+
+use super::stat::Stat;
 
 /// How often the group is looked at when only grandchildren are left after
 /// SIGTERM: they cannot be waited on, so this one path polls.
@@ -82,10 +86,10 @@ fn live_member_in_proc(pgid: i32) -> Option<bool> {
         }
         any = true;
         // A process may end between listing and reading: then it is not alive.
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+        let Ok(line) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        if let Some(stat) = Stat::parse(&stat) {
+        if let Some(stat) = Stat::parse(&line) {
             if stat.pgrp == pgid && stat.can_act() {
                 return Some(true);
             }
@@ -95,34 +99,10 @@ fn live_member_in_proc(pgid: i32) -> Option<bool> {
     any.then_some(false)
 }
 
-/// What is read of a `/proc/PID/stat` line: `PID (COMM) S PPID PGRP ...`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stat {
-    state: char,
-    pgrp: i32,
-}
-
-impl Stat {
-    /// COMM may hold spaces and parentheses, so fields are counted after
-    /// the last `)`.
-    fn parse(line: &str) -> Option<Stat> {
-        let (_, rest) = line.rsplit_once(')')?;
-        let mut fields = rest.split_whitespace();
-        let state = fields.next()?.chars().next()?;
-        let _ppid = fields.next()?;
-        let pgrp = fields.next()?.parse().ok()?;
-        Some(Stat { state, pgrp })
-    }
-
-    /// Not a zombie (`Z`) nor dead (`X`, `x`): a process that can still act.
-    fn can_act(self) -> bool {
-        !matches!(self.state, 'Z' | 'X' | 'x')
-    }
-}
-
 /// Whether process `pid` exists and can still act: not a zombie waiting to
 /// be reaped (in a container, PID 1 may never reap the grandchildren it
 /// inherits). Without a readable `/proc`, existing is enough.
+#[cfg(test)]
 pub fn alive(pid: i32) -> bool {
     let Some(p) = self::pid(pid) else {
         return false;
@@ -147,8 +127,48 @@ fn pid(raw: i32) -> Option<Pid> {
     }
 }
 
+#[cfg(test)]
 fn proc_mounted() -> bool {
     std::path::Path::new("/proc/self/stat").exists()
+}
+
+/// The process group of `pid` (0: of this process).
+pub fn pgid_of(pid: i32) -> io::Result<i32> {
+    let target = match pid {
+        0 => None,
+        _ => Some(self::pid(pid).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?),
+    };
+    Ok(sys::getpgid(target)?.as_raw_pid())
+}
+
+/// Whether a process belongs to the user running ops-monitor (by the owner
+/// of its `/proc` entry; without `/proc`, the kernel's own permission check
+/// on `kill` is what refuses another user's process).
+pub fn same_user(pid: i64) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata(format!("/proc/{pid}")),
+        std::fs::metadata("/proc/self"),
+    ) {
+        (Ok(them), Ok(me)) => them.uid() == me.uid(),
+        _ => true,
+    }
+}
+
+/// This process and its ancestors up to PID 1, as far as `/proc` shows
+/// them; without `/proc`, this process and its parent.
+pub fn lineage() -> Vec<i64> {
+    let me = i64::from(std::process::id());
+    let mut out = vec![me, i64::from(std::os::unix::process::parent_id())];
+    let mut pid = out[1];
+    while pid > 1 && out.len() < 4096 {
+        let Some(stat) = Stat::of(pid) else {
+            break;
+        };
+        pid = i64::from(stat.ppid);
+        out.push(pid);
+    }
+    out
 }
 
 /// Send SIGTERM to `pid` (`stop JOB` without a stop command). Refuses, with
@@ -191,16 +211,6 @@ mod tests {
     use std::process::Command;
 
     #[test]
-    fn proc_stat_lines_are_parsed_after_the_command_name() {
-        let stat = |state, pgrp| Some(Stat { state, pgrp });
-        assert_eq!(Stat::parse("42 (sleep) S 1 40 40 0 -1"), stat('S', 40));
-        assert_eq!(Stat::parse("7 (a ) b) (c) Z 1 9 9"), stat('Z', 9));
-        assert_eq!(Stat::parse("garbage"), None);
-        assert!(Stat::parse("42 (sleep) S 1 40").unwrap().can_act());
-        assert!(!Stat::parse("7 (a ) b) (c) Z 1 9 9").unwrap().can_act());
-    }
-
-    #[test]
     fn terminate_refuses_init_and_ourselves() {
         for pid in [1, 0, -1, -42] {
             let err = terminate(pid).unwrap_err();
@@ -239,6 +249,25 @@ mod tests {
         let pid = i32::try_from(child.id()).unwrap();
         child.wait().unwrap();
         assert!(!alive(pid));
+    }
+
+    #[test]
+    fn our_group_and_lineage_are_known() {
+        let ours = pgid_of(0).unwrap();
+        let me = i32::try_from(std::process::id()).unwrap();
+        assert_eq!(pgid_of(me).unwrap(), ours);
+        assert_eq!(pgid_of(-3).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        let lineage = lineage();
+        assert_eq!(lineage[0], i64::from(me));
+        assert_eq!(lineage[1], i64::from(std::os::unix::process::parent_id()));
+        assert!(same_user(i64::from(me)));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_lineage_reaches_init_through_proc() {
+        let lineage = lineage();
+        assert!(lineage.last().is_some_and(|p| *p <= 1), "{lineage:?}");
     }
 
     #[cfg(target_os = "linux")]

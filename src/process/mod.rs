@@ -14,9 +14,12 @@
 //! The parts: this file holds what a caller sees ([`Spec`], [`Ending`],
 //! [`Output`], [`run`]); `wait` the one wait loop (poll(2) over the pipes and,
 //! where the kernel has them, a pidfd); `group` the process-group signals,
-//! the `/proc` scan and [`terminate`]. Text helpers live in [`crate::text`].
+//! the `/proc` scan, [`terminate`] and the facts the safety rules ask about
+//! a pid; `stat` the one `/proc/PID/stat` reader. Text helpers live in
+//! `crate::text`.
 
 mod group;
+mod stat;
 mod wait;
 
 use std::fmt;
@@ -28,7 +31,9 @@ use std::time::{Duration, Instant};
 
 use crate::signals;
 
-pub use group::{alive, terminate};
+#[cfg(test)]
+use group::alive;
+pub use group::{lineage, pgid_of, same_user, terminate};
 
 /// Most bytes kept of each of stdout and stderr.
 pub const OUTPUT_LIMIT: usize = 1024 * 1024;
@@ -70,6 +75,7 @@ impl<'a> Spec<'a> {
         self
     }
 
+    #[cfg(test)]
     pub fn with_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
@@ -127,16 +133,25 @@ impl Output {
         Described(self)
     }
 
-    /// The output of a command that never ran.
-    fn not_run(ending: Ending, spec: &Spec, started: Instant) -> Output {
+    /// The output of a command that never ran (nothing printed, no time
+    /// spent) and would have had the time limit `limit`.
+    pub fn not_run(ending: Ending, limit: Duration) -> Output {
         Output {
             ending,
             stdout: String::new(),
             stderr: String::new(),
             stdout_truncated: false,
             stderr_truncated: false,
+            duration: Duration::ZERO,
+            limit,
+        }
+    }
+
+    /// [`Output::not_run`] for `spec`, having taken the time since `started`.
+    fn unstarted(ending: Ending, spec: &Spec, started: Instant) -> Output {
+        Output {
             duration: started.elapsed(),
-            limit: spec.timeout,
+            ..Output::not_run(ending, spec.timeout)
         }
     }
 }
@@ -184,11 +199,11 @@ pub fn run_until(spec: &Spec, stop: &dyn Fn() -> bool) -> Output {
 fn run_with(spec: &Spec, stop: &dyn Fn() -> bool, use_pidfd: bool) -> Output {
     let started = Instant::now();
     let Some((program, args)) = spec.argv.split_first() else {
-        return Output::not_run(Ending::FailedToStart("empty command".into()), spec, started);
+        return Output::unstarted(Ending::FailedToStart("empty command".into()), spec, started);
     };
     if stop() {
         // Starting a command only to stop it at once could leave half its work done.
-        return Output::not_run(Ending::Interrupted, spec, started);
+        return Output::unstarted(Ending::Interrupted, spec, started);
     }
     let mut command = Command::new(program);
     command
@@ -205,7 +220,7 @@ fn run_with(spec: &Spec, stop: &dyn Fn() -> bool, use_pidfd: bool) -> Output {
     let child = match command.spawn() {
         Ok(child) => child,
         Err(err) => {
-            return Output::not_run(
+            return Output::unstarted(
                 Ending::FailedToStart(spawn_error(program, spec.cwd, &err)),
                 spec,
                 started,
