@@ -50,6 +50,7 @@ impl Env {
     }
 
     /// An environment with these variables and this `$HOME` (for tests).
+    #[cfg(test)]
     pub fn with(user_home: &Path, vars: &[(&str, &str)]) -> Env {
         Env {
             vars: vars
@@ -340,6 +341,7 @@ pub fn resolve_openclaw_config(env: &Env, home: &Path) -> OpenclawConfigPath {
 /// The files one command works on, from the options, the environment and
 /// the defaults (SPEC §1).
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // the choices are read by `doctor`, next
 pub struct Files {
     pub home: PathBuf,
     pub config: PathBuf,

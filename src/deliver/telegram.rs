@@ -277,10 +277,7 @@ fn send_cli(
         session.ctx.command_timeout,
     ));
     if !out.success() {
-        return Err(format!(
-            "openclaw message send: {}",
-            describe_failure(&out, session.ctx.command_timeout)
-        ));
+        return Err(format!("openclaw message send: {}", describe_failure(&out)));
     }
     // `--json`: `{action, channel, dryRun, handledBy, payload}`; a send that
     // was suppressed exits 0 too. An answer that is not JSON (an older CLI)

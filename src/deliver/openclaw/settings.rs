@@ -684,7 +684,7 @@ fn secret_ref(r: &serde_json::Map<String, Value>, env: &EnvSources, path: &str) 
 /// A token file: a regular file (not a symbolic link, FIFO or device),
 /// read up to [`TOKEN_FILE_LIMIT`] bytes, trimmed, not empty.
 pub fn read_token_file(path: &Path) -> Result<String, String> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use rustix::fs::{Mode, OFlags};
     let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
     if meta.file_type().is_symlink() {
         return Err("is a symbolic link (refused)".to_string());
@@ -694,11 +694,13 @@ pub fn read_token_file(path: &Path) -> Result<String, String> {
     }
     // O_NOFOLLOW and O_NONBLOCK: a file swapped for a link or a FIFO since
     // the check above neither redirects nor blocks the open.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| e.to_string())?;
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| std::io::Error::from(e).to_string())?;
+    let file = std::fs::File::from(fd);
     let meta = file.metadata().map_err(|e| e.to_string())?;
     if !meta.is_file() {
         return Err("is not a regular file (refused)".to_string());
