@@ -34,7 +34,8 @@ struct Tick<'a> {
 pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     signals::install();
     let started = Instant::now();
-    let files = Files::resolve(global.config_file.as_deref(), global.state_file.as_deref());
+    let mut files = Files::resolve(global.config_file.as_deref(), global.state_file.as_deref());
+    files.state = state::checked_path(&files.state)?;
     let dry = DryRun::default();
     let runner: &dyn Runner = if args.dry_run { &dry } else { &Real };
     // A dry run writes nothing, not even the lock file or its folder.

@@ -27,7 +27,7 @@ fn ran(runner: &dyn Runner, job: &crate::config::Job, which: Which, limit: Durat
 }
 
 pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let job = find_job(&config, id)?;
     safety::may_start(job, allow_risk).map_err(refused)?;
@@ -52,7 +52,7 @@ pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Cod
 }
 
 pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let job = find_job(&config, id)?;
     safety::may_stop(job, allow_risk).map_err(refused)?;
@@ -104,7 +104,7 @@ pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code
 }
 
 pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let job = find_job(&config, id)?;
     // The approval is judged again under the lock below; this first look

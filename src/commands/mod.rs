@@ -26,8 +26,12 @@ use crate::process::{self, Output};
 use crate::rules::{self, safety::Refusal};
 use crate::state::{self, State};
 
-fn files(g: &Global) -> Files {
-    Files::resolve(g.config_file.as_deref(), g.state_file.as_deref())
+/// Where the files are, the state path checked (SPEC §11 "State path
+/// safety") before anything reads, locks or writes it.
+fn files(g: &Global) -> Result<Files> {
+    let mut files = Files::resolve(g.config_file.as_deref(), g.state_file.as_deref());
+    files.state = state::checked_path(&files.state)?;
+    Ok(files)
 }
 
 /// Load the config or fail with exit 2, every problem on its own line.
@@ -49,7 +53,7 @@ fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
 }
 
 pub fn validate_config(g: &Global, strict: bool) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, strict)?;
     println!("OK: {}", config::summary(&config));
     for w in &config.warnings {
@@ -106,7 +110,7 @@ fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result
 }
 
 pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let ctx = Context::from_env(
         config.defaults.notify.clone(),

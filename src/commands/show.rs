@@ -17,7 +17,7 @@ use crate::state::{self, QueueItem, QueueStatus, Silence};
 use crate::status::Observation;
 
 pub fn logs(g: &Global, id: &str) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let st = state::load(&files.state, false)?;
     let js = st.jobs.get(id).cloned().unwrap_or_default();
     let mut out = std::io::stdout().lock();
@@ -71,7 +71,7 @@ pub fn time_text(t: f64) -> String {
 
 /// `status` (SPEC §9): runs status commands, writes nothing.
 pub fn status(g: &Global, as_json: bool) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let st = state::load(&files.state, false)?;
     let now = Clock::read().now;
