@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{files, find_job, load_config, print_output, refused, seconds, with_state};
+use super::{
+    files, find_job, load_config, load_watching, print_output, refused, seconds, with_state,
+};
 use crate::cli::Global;
 use crate::clock::Clock;
 use crate::config::When;
@@ -53,7 +55,7 @@ pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Cod
 
 pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code> {
     let files = files(g)?;
-    let config = load_config(&files, false)?;
+    let config = load_watching(&files)?;
     let job = find_job(&config, id)?;
     safety::may_stop(job, allow_risk).map_err(refused)?;
     let limit = seconds(timeout)?;

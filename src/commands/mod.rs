@@ -46,6 +46,26 @@ fn load_config(files: &Files, strict: bool) -> Result<Config> {
     })
 }
 
+/// The config for commands that only watch or stop (`status`, `stop`,
+/// SPEC §11): an invalid file is reported first, then the last good copy
+/// is used when there is one.
+fn load_watching(files: &Files) -> Result<Config> {
+    match load_config(files, false) {
+        Ok(c) => Ok(c),
+        Err(err) => {
+            let last_good = config::LastGood::beside(&files.state);
+            let Some((good, kept_at)) = last_good.load(&files.config, &files.home) else {
+                return Err(err);
+            };
+            eprintln!(
+                "{err:#}\n(using the last good config, from {})",
+                show::time_text(kept_at)
+            );
+            Ok(good)
+        }
+    }
+}
+
 fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
     config
         .job(id)

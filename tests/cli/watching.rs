@@ -138,3 +138,135 @@ fn an_existing_state_keeps_its_mode_and_a_new_one_is_private() {
     env.tick().code(0);
     assert_eq!(mode(&env), 0o644);
 }
+
+fn with_file_channel(mut config: Value) -> Value {
+    config["defaults"]["notify"] = json!([{"type": "file", "path": "alerts.jsonl"}]);
+    config
+}
+
+/// The texts delivered through the file channel so far.
+fn delivered(env: &TestEnv) -> Vec<String> {
+    env.read("alerts.jsonl")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_broken_config_keeps_watching_with_the_last_good_one_and_starts_nothing() {
+    let mut env = TestEnv::new();
+    let status = env.script(
+        "status.sh",
+        r#"if [ -f paused ]; then echo '{"running":false,"completed":false}'; else echo '{"running":true,"completed":false,"pid":4242}'; fi"#,
+    );
+    let start = env.script("start.sh", "rm -f paused; echo started >> starts.log");
+    let mut job = long_job("j", &status, &start);
+    job["policy"] = json!({"autoResume": true, "autoResumeBackoffSeconds": 60});
+    env.config(&with_file_channel(config_with(json!([job]))));
+    env.run(&["tick"]).code(0);
+    assert_eq!(delivered(&env).len(), 1, "first sight is reported");
+    assert!(env
+        .path("state/ops-monitor.json.last-good-config.json")
+        .is_file());
+
+    // A stray comma: the file no longer parses.
+    let good = fs::read_to_string(env.config_path()).unwrap();
+    fs::write(env.config_path(), good.replacen('{', "{,", 1)).unwrap();
+    env.write("paused", "");
+    env.at(NOON + 3600.0);
+    let run = env.run(&["tick"]);
+    run.code(2).stderr_has("ERROR: config invalid");
+    let texts = delivered(&env);
+    assert_eq!(
+        texts.len(),
+        2,
+        "the alert went through the last good channel"
+    );
+    let alert = &texts[1];
+    assert!(alert.contains("ALERT: ops-jobs config invalid"), "{alert}");
+    assert!(
+        alert.contains("still watching with the config from"),
+        "{alert}"
+    );
+    assert!(
+        alert.contains("paused"),
+        "the job is still watched: {alert}"
+    );
+    assert_eq!(
+        starts(&env),
+        0,
+        "nothing is started with the last good config"
+    );
+
+    // Within the hour: no new config alert, still watching, still exit 2.
+    env.at(NOON + 3700.0);
+    env.run(&["tick"]).code(2);
+    assert!(delivered(&env)
+        .iter()
+        .skip(2)
+        .all(|t| !t.contains("config invalid")));
+
+    // Fixed: starts again.
+    fs::write(env.config_path(), &good).unwrap();
+    env.at(NOON + 3800.0);
+    env.run(&["tick"]).code(0);
+    assert_eq!(starts(&env), 1);
+}
+
+#[test]
+fn with_no_good_copy_the_alert_uses_the_channels_the_broken_file_names() {
+    let env = TestEnv::new();
+    let mut config = with_file_channel(config_with(json!([paused_job(&env)])));
+    config["jobs"][0]["kind"] = json!("long_running_writer");
+    env.config(&config);
+    env.run(&["tick"]).code(2);
+    let texts = delivered(&env);
+    assert_eq!(texts.len(), 1);
+    assert!(
+        texts[0].starts_with("🛠️ Ops report\n"),
+        "no time in the header: {}",
+        texts[0]
+    );
+    assert!(texts[0].contains("ALERT: ops-jobs config invalid"));
+    assert_eq!(starts(&env), 0);
+}
+
+#[test]
+fn a_missing_config_is_nothing_to_watch_said_once_an_hour() {
+    let mut env = TestEnv::new();
+    let first = env.tick();
+    first.code(0).stderr_has("nothing to watch");
+    assert!(first.stdout.is_empty(), "no report: {}", first.stdout);
+    env.at(NOON + 60.0);
+    let second = env.tick();
+    second.code(0);
+    assert!(
+        !second.stderr.contains("nothing to watch"),
+        "{}",
+        second.stderr
+    );
+    env.at(NOON + 3600.0);
+    env.tick().code(0).stderr_has("nothing to watch");
+}
+
+#[test]
+fn status_with_a_broken_config_shows_the_error_then_the_last_good_jobs() {
+    let env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    env.tick().code(0);
+    fs::write(env.config_path(), "{ oops").unwrap();
+    let run = env.run(&["status"]);
+    run.code(0)
+        .stderr_has("config invalid")
+        .stderr_has("using the last good config")
+        .stdout_has("j (long_running_read)");
+    // Commands that act refuse an invalid config.
+    env.run(&["start", "j"])
+        .code(2)
+        .stderr_has("config invalid");
+}
