@@ -8,3 +8,4 @@ mod robust;
 mod server;
 mod tick;
 mod util;
+mod watching;
