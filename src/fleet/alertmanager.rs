@@ -39,18 +39,6 @@ const DEFAULT_INTERVAL: f64 = 60.0;
 /// Most characters of one annotation.
 const ANNOTATION_CHARS: usize = 1000;
 
-/// The `alertname`s ops-monitor posts.
-pub const ALERT_NAMES: [&str; 8] = [
-    "OpsJobStalled",
-    "OpsJobPaused",
-    "OpsJobUnknown",
-    "OpsJobAlert",
-    "OpsCheckFailed",
-    "OpsQueuedJobFailed",
-    "OpsDeliveryFailing",
-    "OpsConfigInvalid",
-];
-
 /// One thing that is wrong now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
@@ -108,7 +96,7 @@ fn key_of(labels: &BTreeMap<String, String>) -> String {
 }
 
 fn clip(text: &str) -> String {
-    crate::status::cap(text.trim(), ANNOTATION_CHARS)
+    crate::text::cap(text.trim(), ANNOTATION_CHARS)
 }
 
 /// What is wrong now: each watched long job that is stalled, paused or
@@ -366,8 +354,8 @@ fn delivery_problems(st: &State, out: &mut Vec<Problem>) {
 /// secret).
 pub fn channel_label(spec: &ChannelSpec) -> String {
     match spec {
-        ChannelSpec::Telegram { target: None } => "telegram".to_string(),
-        ChannelSpec::Telegram { target: Some(t) } => format!("telegram:{t}"),
+        // A chat id and an account name are not secrets.
+        ChannelSpec::Telegram { .. } => spec.key(),
         ChannelSpec::Webhook { url, .. } => match reqwest::Url::parse(url) {
             Ok(u) => format!(
                 "webhook:{}://{}{}",

@@ -59,7 +59,7 @@ pub struct TickFacts<'a> {
     /// Why the config is invalid (its problems), when it is.
     pub config_error: Option<String>,
     /// This tick's status of each long job it watched, by job id.
-    pub observed: &'a BTreeMap<String, Observation>,
+    pub observed: BTreeMap<String, Observation>,
     /// The tick's time (Unix seconds).
     pub now: f64,
     /// The previous tick's time, from the state.

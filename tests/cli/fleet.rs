@@ -486,7 +486,38 @@ fn config_shapes() -> Vec<(&'static str, String)> {
     );
     env.tick().code(2);
     out.push(("a config that does not validate", env.read("ops.prom")));
+
+    let (_, env) = last_good_env(None);
+    out.push((
+        "an invalid config with a last good copy",
+        env.read("ops.prom"),
+    ));
     out
+}
+
+/// A good tick, then the config breaks: the tick watches with the last
+/// good copy (exit 2). Alertmanager at `am`, if given.
+fn last_good_env(am: Option<&str>) -> (Value, TestEnv) {
+    let mut env = TestEnv::new();
+    let status = env.script(
+        "s.sh",
+        r#"echo '{"running":false,"completed":false,"stopReason":"rate_limited"}'"#,
+    );
+    let mut cfg = config_with(json!([long_job("j", &status, &status)]));
+    cfg["defaults"]["metricsFile"] = json!("ops.prom");
+    cfg["defaults"]["notify"] = json!([{"type": "file", "path": "reports.jsonl"}]);
+    if let Some(url) = am {
+        cfg["defaults"]["notify"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "alertmanager", "url": url}));
+    }
+    env.config(&cfg);
+    env.run(&["tick"]).code(0);
+    fs::write(env.config_path(), "{\"version\": 1, \"jobs\": [").unwrap();
+    env.at(NOON + 60.0);
+    env.run(&["tick"]).code(2);
+    (cfg, env)
 }
 
 #[test]
@@ -494,6 +525,20 @@ fn an_invalid_config_still_writes_the_metrics_it_can() {
     for (shape, text) in config_shapes() {
         assert_textfile_shape(&text);
         let all = samples(&text, "ops_monitor_");
+        if shape == "an invalid config with a last good copy" {
+            // SPEC §5 step 2: still watching, with the last good jobs.
+            assert_eq!(all["ops_monitor_config_valid{}"], 0.0);
+            assert_eq!(all["ops_monitor_tick_exit_code{}"], 2.0);
+            assert_eq!(
+                all["ops_monitor_tick_last_success_timestamp_seconds{}"],
+                NOON
+            );
+            assert_eq!(
+                all[r#"ops_monitor_job_state{"job_id": "j", "state": "paused"}"#],
+                1.0
+            );
+            continue;
+        }
         let valid = shape == "an empty config";
         assert_eq!(
             all["ops_monitor_config_valid{}"],
@@ -922,16 +967,33 @@ fn an_invalid_config_fires_ops_config_invalid_where_it_still_points() {
         "jobs": [{"id": "x", "kind": "nonsense"}]}));
     env.run(&["tick"]).code(2);
     let posts = posted(&am);
-    // (The config-error report itself waits for Telegram: that is
-    // OpsDeliveryFailing beside it.)
-    assert_eq!(
-        alertnames(&posts[0]),
-        vec!["OpsConfigInvalid", "OpsDeliveryFailing"]
-    );
+    // The report went nowhere else: the broken file names no other channel.
+    assert_eq!(alertnames(&posts[0]), vec!["OpsConfigInvalid"]);
+    assert!(env.state().get("outbox").is_none());
     assert!(posts[0][0]["annotations"]["description"]
         .as_str()
         .unwrap()
         .contains("kind"));
+}
+
+#[test]
+fn with_the_last_good_config_the_jobs_alerts_go_on() {
+    let am = Server::start();
+    let (_, env) = last_good_env(Some(&am.url));
+    let posts = posted(&am);
+    assert_eq!(alertnames(&posts[0]), vec!["OpsJobPaused"]);
+    assert_eq!(
+        alertnames(&posts[1]),
+        vec!["OpsConfigInvalid", "OpsJobPaused"]
+    );
+    assert_eq!(
+        posts[1][0]["annotations"]["summary"],
+        "ops-jobs config is invalid; still watching with the last good config"
+    );
+    assert_eq!(posts[1][1]["startsAt"], posts[0][0]["startsAt"]);
+    assert!(env
+        .read("reports.jsonl")
+        .contains("ops-jobs config invalid"));
 }
 
 #[test]

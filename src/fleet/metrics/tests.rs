@@ -29,7 +29,7 @@ fn facts<'a>(
         config,
         config_valid: config.is_some(),
         config_error: None,
-        observed,
+        observed: observed.clone(),
         now: NOW,
         previous_tick_at: None,
         host: "h".into(),
