@@ -74,6 +74,9 @@ impl Tick<'_> {
         if let Some(detail) = st.corrupt_moved_to.take() {
             sections.push(Section::StateCorrupt { detail });
         }
+        if let Some(fix) = rules::clock::correct(&mut st, self.clock.now) {
+            sections.push(Section::Clock(fix));
+        }
 
         let known = st.config_fingerprint.take();
         let text = match std::fs::read_to_string(&self.files.config) {

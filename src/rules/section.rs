@@ -142,6 +142,8 @@ pub enum Section {
     StateCorrupt {
         detail: String,
     },
+    /// Stored times lay in the future and were brought back (SPEC §5).
+    Clock(super::clock::ClockFix),
 }
 
 /// The decision for one long job.

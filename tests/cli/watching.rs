@@ -270,3 +270,50 @@ fn status_with_a_broken_config_shows_the_error_then_the_last_good_jobs() {
         .code(2)
         .stderr_has("config invalid");
 }
+
+const FUTURE: f64 = 2_000_000_000.0;
+
+#[test]
+fn one_tick_in_the_future_does_not_stall_the_monitor() {
+    let mut env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    env.at(FUTURE);
+    env.tick().code(0).stdout_has("AUTORUN: started");
+    env.run(&["silence", "j", "--for", "10m"]).code(0);
+    assert_eq!(starts(&env), 1);
+
+    // Back to real time: the backoff starts over from now, not from 2033;
+    // the silence given "in the future" is over.
+    env.at(NOON);
+    let back = env.tick();
+    back.code(0).stdout_has("CLOCK:").stdout_has("silence of j");
+    assert_eq!(
+        starts(&env),
+        1,
+        "inside the backoff again, counted from now"
+    );
+    assert_eq!(env.state()["jobs"]["j"]["lastAutoResumeAt"], json!(NOON));
+    assert!(env.state().get("silences").is_none());
+    env.at(NOON + 600.0);
+    env.tick().code(0).stdout_has("AUTORUN: started");
+    assert_eq!(starts(&env), 2, "started again after the backoff");
+    env.at(NOON + 660.0);
+    assert!(!env.tick().stdout.contains("CLOCK"), "said once");
+}
+
+#[test]
+fn an_approval_given_in_the_future_is_void_when_the_clock_comes_back() {
+    let mut env = TestEnv::new();
+    let write = env.script("write.sh", "echo wrote >> writes.log");
+    let verify = env.script("verify.sh", "true");
+    env.config(&config_with(json!([
+        {"id": "w", "kind": "one_shot_write", "risk": "write_local",
+         "commands": {"run": [write]}, "after": [{"jobId": "v"}]},
+        {"id": "v", "kind": "one_shot_read", "risk": "read_only", "commands": {"run": [verify]}},
+    ])));
+    env.at(FUTURE);
+    env.run(&["approve", "w", "--for", "1h"]).code(0);
+    env.at(NOON + 3.0 * 86400.0);
+    env.run(&["run", "w"]).code(4).stderr_has("clock went back");
+    assert_eq!(env.read("writes.log"), "", "the write never ran");
+}
