@@ -98,6 +98,10 @@ pub fn render(section: &Section, lang: Lang) -> String {
                 ));
             }
         }
+        Section::SaveFailed { error } => {
+            lines.push("• ALERT: the state could not be saved — nothing was started".into());
+            lines.push(format!("- error: {error}"));
+        }
         Section::Clock(fix) => {
             lines.push(format!(
                 "• CLOCK: {} stored time(s) lay in the future (up to {}) and were reset to now",
