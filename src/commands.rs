@@ -430,7 +430,7 @@ fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
         files.openclaw_config.clone(),
     );
     with_state(&files, g, |st| {
-        let outcome = deliver::notify(st, &ctx, text, Clock::read().now);
+        let outcome = deliver::notify(&mut st.outbox, &ctx, text, Clock::read().now);
         for n in &outcome.notices {
             eprintln!("{n}");
         }

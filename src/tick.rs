@@ -66,7 +66,7 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     );
     let mut notices = Vec::new();
     if deliver_now && !st.outbox.is_empty() {
-        notices.extend(deliver::flush_outbox(&mut st, &ctx, clock.now).notices);
+        notices.extend(deliver::flush_outbox(&mut st.outbox, &ctx, clock.now).notices);
     }
 
     run_queue(&config, &mut st, &clock, args.dry_run, &mut sections);
@@ -80,7 +80,7 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     if !sections.is_empty() {
         let msg = report::message(lang, Some(&clock), &sections, clock.now);
         if deliver_now {
-            notices.extend(deliver::deliver(&mut st, &ctx, &msg, clock.now).notices);
+            notices.extend(deliver::deliver(&mut st.outbox, &ctx, &msg, clock.now).notices);
         } else {
             println!("{}", msg.text());
         }
@@ -178,7 +178,7 @@ fn config_invalid(
             println!("{}", msg.text());
         } else {
             let ctx = Context::from_env(None, args.target.clone(), files.openclaw_config.clone());
-            for n in deliver::deliver(&mut st, &ctx, &msg, clock.now).notices {
+            for n in deliver::deliver(&mut st.outbox, &ctx, &msg, clock.now).notices {
                 eprintln!("{n}");
             }
         }

@@ -5,6 +5,5 @@ mod commands;
 mod compat;
 mod delivery;
 mod robust;
-mod server;
 mod tick;
 mod util;
