@@ -85,6 +85,7 @@ impl<'a> Spec<'a> {
         self
     }
 
+    #[cfg(test)]
     pub fn with_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
@@ -975,12 +976,51 @@ fn live_member_in_proc(pgid: i32) -> Option<bool> {
 /// The state and process group in a `/proc/PID/stat` line: `PID (COMM) S PPID PGRP ...`.
 /// COMM may hold spaces and parentheses, so fields are counted after the last `)`.
 fn parse_stat(stat: &str) -> Option<(char, i32)> {
+    stat_fields(stat).map(|(state, _, pgrp)| (state, pgrp))
+}
+
+/// State, parent pid and process group from `/proc/PID/stat` (the command
+/// name in parentheses may itself hold spaces and parentheses).
+fn stat_fields(stat: &str) -> Option<(char, i32, i32)> {
     let (_, rest) = stat.rsplit_once(')')?;
     let mut fields = rest.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    let _ppid = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp))
+    Some((state, ppid, pgrp))
+}
+
+/// This process and its ancestors up to PID 1, as far as `/proc` shows
+/// them; without `/proc`, this process and its parent.
+pub fn lineage() -> Vec<i64> {
+    let me = std::process::id() as i64;
+    let mut out = vec![me, std::os::unix::process::parent_id() as i64];
+    let mut pid = out[1];
+    while pid > 1 && out.len() < 4096 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            break;
+        };
+        let Some((_, ppid, _)) = stat_fields(&stat) else {
+            break;
+        };
+        pid = i64::from(ppid);
+        out.push(pid);
+    }
+    out
+}
+
+/// Whether a process belongs to the user running ops-monitor (by the owner
+/// of its `/proc` entry; without `/proc`, the kernel's own permission check
+/// on `kill` is what refuses another user's process).
+pub fn same_user(pid: i64) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata(format!("/proc/{pid}")),
+        std::fs::metadata("/proc/self"),
+    ) {
+        (Ok(them), Ok(me)) => them.uid() == me.uid(),
+        _ => true,
+    }
 }
 
 #[allow(unsafe_code)]
@@ -991,7 +1031,7 @@ fn kill_pid(pid: i32, sig: i32) -> io::Result<()> {
 
 /// The process group of `pid` (0: of this process).
 #[allow(unsafe_code)]
-fn pgid_of(pid: i32) -> io::Result<i32> {
+pub fn pgid_of(pid: i32) -> io::Result<i32> {
     // SAFETY: getpgid takes a plain integer and touches no memory of ours.
     check(unsafe { libc::getpgid(pid) })
 }
