@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::clock::Clock;
 use crate::config::Lang;
 use crate::rules::{AutorunNote, CheckResult, JobSection, Section, StateLine};
-use crate::status::{cap, python_float, Level};
+use crate::status::{python_float, Level};
+use crate::text::cap;
 
 /// Most characters of one progress value shown in a report.
 pub const PROGRESS_VALUE_CHARS: usize = 200;

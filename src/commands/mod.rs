@@ -25,6 +25,7 @@ use crate::paths::Files;
 use crate::process::{self, Output};
 use crate::rules::{self, safety::Refusal};
 use crate::state::{self, State};
+use crate::text;
 
 fn files(g: &Global) -> Files {
     Files::resolve(g.config_file.as_deref(), g.state_file.as_deref())
@@ -65,8 +66,8 @@ fn print_output(verb: &str, job: &str, out: &Output) {
         out.exit_code(),
         out.duration.as_millis()
     );
-    let stdout = process::tail(&out.stdout, rules::TAIL_CHARS);
-    let stderr = process::tail(&out.stderr, rules::TAIL_CHARS);
+    let stdout = text::tail(&out.stdout, rules::TAIL_CHARS);
+    let stderr = text::tail(&out.stderr, rules::TAIL_CHARS);
     if !stdout.is_empty() {
         println!("stdout:\n{stdout}");
     }
@@ -76,11 +77,9 @@ fn print_output(verb: &str, job: &str, out: &Output) {
     if out.stdout_truncated || out.stderr_truncated {
         println!("(output cut at {} bytes)", process::OUTPUT_LIMIT);
     }
-    match &out.ending {
-        process::Ending::TimedOut => println!("timed out"),
-        process::Ending::FailedToStart(why) => println!("failed to start: {why}"),
-        process::Ending::Signaled(s) => println!("killed by signal {s}"),
-        _ => {}
+    // The exit line above already says how a command that exited ended.
+    if !matches!(out.ending, process::Ending::Exited(_)) {
+        println!("{}", out.describe());
     }
 }
 

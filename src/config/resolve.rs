@@ -412,12 +412,7 @@ fn show_quiet_hours(q: QuietHours) -> String {
 }
 
 fn short_json(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() > 60 {
-        format!("{}...", text.chars().take(57).collect::<String>())
-    } else {
-        text
-    }
+    crate::text::cap(&v.to_string(), 60)
 }
 
 fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {

@@ -246,17 +246,15 @@ pub fn long_job(id: &str, status: &str, start: &str) -> Value {
     })
 }
 
-/// Whether a process with this pid exists (and is not a zombie). It reads
-/// `/proc`, so the tests that use it are Linux-only.
+/// The crate's one `/proc/PID/stat` reader, shared as a file: the crate's
+/// modules are private.
+#[path = "../../src/process/stat.rs"]
+#[allow(dead_code)]
+mod stat;
+
+/// Whether a process with this pid exists (and is not a zombie). Reads
+/// `/proc`: the tests that use it are Linux-only.
 #[cfg(target_os = "linux")]
 pub fn alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
+    stat::Stat::of(i64::from(pid)).is_some_and(stat::Stat::can_act)
 }
