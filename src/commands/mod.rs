@@ -27,8 +27,12 @@ use crate::rules::{self, safety::Refusal};
 use crate::state::{self, State};
 use crate::text;
 
-fn files(g: &Global) -> Files {
-    Files::resolve(g.config_file.as_deref(), g.state_file.as_deref())
+/// Where the files are, the state path checked (SPEC §11 "State path
+/// safety") before anything reads, locks or writes it.
+fn files(g: &Global) -> Result<Files> {
+    let mut files = Files::resolve(g.config_file.as_deref(), g.state_file.as_deref());
+    files.state = state::checked_path(&files.state)?;
+    Ok(files)
 }
 
 /// Load the config or fail with exit 2, every problem on its own line.
@@ -43,6 +47,26 @@ fn load_config(files: &Files, strict: bool) -> Result<Config> {
     })
 }
 
+/// The config for commands that only watch or stop (`status`, `stop`,
+/// SPEC §11): an invalid file is reported first, then the last good copy
+/// is used when there is one.
+fn load_watching(files: &Files) -> Result<Config> {
+    match load_config(files, false) {
+        Ok(c) => Ok(c),
+        Err(err) => {
+            let last_good = config::LastGood::beside(&files.state);
+            let Some((good, kept_at)) = last_good.load(&files.config, &files.home) else {
+                return Err(err);
+            };
+            eprintln!(
+                "{err:#}\n(using the last good config, from {})",
+                show::time_text(kept_at)
+            );
+            Ok(good)
+        }
+    }
+}
+
 fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
     config
         .job(id)
@@ -50,7 +74,7 @@ fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
 }
 
 pub fn validate_config(g: &Global, strict: bool) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, strict)?;
     println!("OK: {}", config::summary(&config));
     for w in &config.warnings {
@@ -105,7 +129,7 @@ fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result
 }
 
 pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let ctx = Context::from_env(
         config.defaults.notify.clone(),

@@ -7,3 +7,4 @@ mod delivery;
 mod robust;
 mod tick;
 mod util;
+mod watching;

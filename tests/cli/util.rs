@@ -188,6 +188,11 @@ impl TestEnv {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_with_state(&self.state_path(), args)
+    }
+
+    /// [`TestEnv::command`] with another state file.
+    pub fn command_with_state(&self, state: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.env_clear();
         for (k, v) in &self.env {
@@ -197,10 +202,19 @@ impl TestEnv {
             .arg("--config-file")
             .arg(self.config_path())
             .arg("--state-file")
-            .arg(self.state_path())
+            .arg(state)
             .current_dir(self.root())
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// Run with another state file.
+    pub fn run_with_state(&self, state: &Path, args: &[&str]) -> Run {
+        Run::from(
+            self.command_with_state(state, args)
+                .output()
+                .expect("binary runs"),
+        )
     }
 
     /// The binary with only PATH, HOME and OPENCLAW_HOME set: no options,
