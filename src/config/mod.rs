@@ -180,6 +180,9 @@ pub enum Channel {
     Telegram {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
+        /// The `channels.telegram.accounts` id to post from (SPEC §7 step 2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
     Webhook {
         url: String,
@@ -198,7 +201,10 @@ impl Default for Channel {
     /// Telegram with the default target: the only channel of the Python
     /// version, and the one used without `defaults.notify`.
     fn default() -> Self {
-        Channel::Telegram { target: None }
+        Channel::Telegram {
+            target: None,
+            account: None,
+        }
     }
 }
 
@@ -207,8 +213,20 @@ impl Channel {
     /// and where it goes (never a header, which may hold a secret).
     pub fn key(&self) -> String {
         match self {
-            Channel::Telegram { target: None } => "telegram".to_string(),
-            Channel::Telegram { target: Some(t) } => format!("telegram:{t}"),
+            // The account is part of the destination: another bot posts
+            // elsewhere. Without one, the key is what it always was.
+            Channel::Telegram { target, account } => {
+                let mut key = "telegram".to_string();
+                if let Some(a) = account {
+                    key.push('@');
+                    key.push_str(a);
+                }
+                if let Some(t) = target {
+                    key.push(':');
+                    key.push_str(t);
+                }
+                key
+            }
             Channel::Webhook { url, .. } => format!("webhook:{url}"),
             Channel::File { path } => format!("file:{}", path.display()),
             Channel::Command { argv } => format!("command:{}", argv.join(" ")),
