@@ -128,7 +128,7 @@ impl Tick<'_> {
         );
         let mut notices = Vec::new();
         if self.delivers() && !st.outbox.is_empty() {
-            notices.extend(deliver::flush_outbox(&mut st, &ctx, now).notices);
+            notices.extend(deliver::flush_outbox(&mut st.outbox, &ctx, now).notices);
         }
 
         // With the last good config the tick only watches: nothing is
@@ -145,7 +145,7 @@ impl Tick<'_> {
         if !sections.is_empty() {
             let msg = report::message(lang, self.header_clock(&sections), &sections, now);
             if self.delivers() {
-                notices.extend(deliver::deliver(&mut st, &ctx, &msg, now).notices);
+                notices.extend(deliver::deliver(&mut st.outbox, &ctx, &msg, now).notices);
             } else {
                 println!("{}", msg.text());
             }
@@ -265,7 +265,7 @@ impl Tick<'_> {
             if self.delivers() {
                 let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
                 let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
-                for n in deliver::deliver(&mut st, &ctx, &msg, self.clock.now).notices {
+                for n in deliver::deliver(&mut st.outbox, &ctx, &msg, self.clock.now).notices {
                     eprintln!("{n}");
                 }
             } else {

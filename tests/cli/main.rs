@@ -5,7 +5,6 @@ mod commands;
 mod compat;
 mod delivery;
 mod robust;
-mod server;
 mod tick;
 mod util;
 mod watching;
