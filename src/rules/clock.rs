@@ -74,7 +74,7 @@ pub fn correct(st: &mut State, now: f64) -> Option<ClockFix> {
             item.not_before = item.not_before.min(item.created_at + delay);
         }
     }
-    for entry in &mut st.outbox {
+    for entry in &mut st.outbox.entries {
         let created = entry.created_at;
         at(&mut entry.created_at);
         let delay = (entry.next_attempt_at - created).max(0.0);
