@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{self, Config, Job, Kind};
 use crate::deliver::{self, Context};
 use crate::exit::Code;
+use crate::out::{errln, outln};
 use crate::paths::Files;
 use crate::report;
 use crate::rules::{self, Autorun, AutorunNote, QueueVerdict, Section, TickEnd};
@@ -56,7 +57,7 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     let code = tick.pass(st);
     if global.verbose > 0 {
         for (id, which) in dry.recorded() {
-            eprintln!("dry run: would run {id}'s {} command", which.name());
+            errln!("dry run: would run {id}'s {} command", which.name());
         }
     }
     code
@@ -112,14 +113,14 @@ impl Tick<'_> {
             if self.delivers() {
                 notices.extend(deliver::deliver(&mut st, &ctx, &msg, now).notices);
             } else {
-                println!("{}", msg.text());
+                outln!("{}", msg.text());
             }
         }
         for n in &notices {
-            eprintln!("{n}");
+            errln!("{n}");
         }
         if self.global.verbose > 0 {
-            eprintln!(
+            errln!(
                 "tick: {} job(s), {} section(s), outbox {}, {} ms",
                 config.jobs.len(),
                 sections.len(),
@@ -168,7 +169,7 @@ impl Tick<'_> {
         let error = err.to_string();
         let path = self.files.config.display().to_string();
         if !self.global.quiet || self.args.print_only {
-            eprintln!("ERROR: config invalid: {path}: {error}");
+            errln!("ERROR: config invalid: {path}: {error}");
         }
         if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
             sections.push(Section::ConfigInvalid { path, error });
@@ -185,10 +186,10 @@ impl Tick<'_> {
                     self.files.openclaw_config.clone(),
                 );
                 for n in deliver::deliver(&mut st, &ctx, &msg, self.clock.now).notices {
-                    eprintln!("{n}");
+                    errln!("{n}");
                 }
             } else {
-                println!("{}", msg.text());
+                outln!("{}", msg.text());
             }
         }
         self.finish(st, true)

@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::config::{self, Config, Job};
 use crate::deliver::{self, Context};
 use crate::exit::{fail, Code};
+use crate::out::{errln, outln};
 use crate::paths::Files;
 use crate::process::{self, Output};
 use crate::rules::{self, safety::Refusal};
@@ -51,16 +52,16 @@ fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
 pub fn validate_config(g: &Global, strict: bool) -> Result<Code> {
     let files = files(g);
     let config = load_config(&files, strict)?;
-    println!("OK: {}", config::summary(&config));
+    outln!("OK: {}", config::summary(&config));
     for w in &config.warnings {
-        println!("WARNING: {w}");
+        outln!("WARNING: {w}");
     }
     Ok(Code::Ok)
 }
 
 /// Print a command's result the way `start`, `stop` and `run` do.
 fn print_output(verb: &str, job: &str, out: &Output) {
-    println!(
+    outln!(
         "{verb} {job}: exit={} durMs={}",
         out.exit_code(),
         out.duration.as_millis()
@@ -68,18 +69,18 @@ fn print_output(verb: &str, job: &str, out: &Output) {
     let stdout = process::tail(&out.stdout, rules::TAIL_CHARS);
     let stderr = process::tail(&out.stderr, rules::TAIL_CHARS);
     if !stdout.is_empty() {
-        println!("stdout:\n{stdout}");
+        outln!("stdout:\n{stdout}");
     }
     if !stderr.is_empty() {
-        println!("stderr:\n{stderr}");
+        outln!("stderr:\n{stderr}");
     }
     if out.stdout_truncated || out.stderr_truncated {
-        println!("(output cut at {} bytes)", process::OUTPUT_LIMIT);
+        outln!("(output cut at {} bytes)", process::OUTPUT_LIMIT);
     }
     match &out.ending {
-        process::Ending::TimedOut => println!("timed out"),
-        process::Ending::FailedToStart(why) => println!("failed to start: {why}"),
-        process::Ending::Signaled(s) => println!("killed by signal {s}"),
+        process::Ending::TimedOut => outln!("timed out"),
+        process::Ending::FailedToStart(why) => outln!("failed to start: {why}"),
+        process::Ending::Signaled(s) => outln!("killed by signal {s}"),
         _ => {}
     }
 }
@@ -116,7 +117,7 @@ pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
     with_state(&files, g, |st| {
         let outcome = deliver::notify(st, &ctx, text, Clock::read().now);
         for n in &outcome.notices {
-            eprintln!("{n}");
+            errln!("{n}");
         }
         Ok(if st.outbox.is_empty() {
             Code::Ok
