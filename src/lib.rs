@@ -6,7 +6,7 @@
 //! own: the command line (`cli`), the job config (`config`), the state file
 //! (`state`), running a process (`process`) and a job's commands behind a
 //! seam (`runner`), the status contract (`status`), the pure decision rules
-//! and the safety policy (`rules`), the report text (`report`), delivery
+//! and the safety policy (`rules`), the report text (`report`), text helpers (`text`), delivery
 //! (`deliver`, `outbox`), and the commands that orchestrate them (`tick`,
 //! `commands`). Every module is private: the binary is the interface.
 
@@ -27,6 +27,7 @@ mod selftest;
 mod signals;
 mod state;
 mod status;
+mod text;
 mod tick;
 
 use std::process::ExitCode;

@@ -100,14 +100,10 @@ impl Runner for DryRun {
 fn run_now(job: &Job, which: Which, limit: Duration) -> Output {
     match job.command(which.name()) {
         Some(argv) => process::run(&process::Spec::new(argv, &job.cwd, limit)),
-        None => Output {
-            ending: Ending::FailedToStart(format!("{} has no {} command", job.id, which.name())),
-            stdout: String::new(),
-            stderr: String::new(),
-            stdout_truncated: false,
-            stderr_truncated: false,
-            duration: Duration::ZERO,
-        },
+        None => Output::not_run(
+            Ending::FailedToStart(format!("{} has no {} command", job.id, which.name())),
+            limit,
+        ),
     }
 }
 
@@ -123,7 +119,7 @@ pub fn limit(seconds: f64, default: f64) -> Duration {
 pub fn observe(runner: &dyn Runner, job: &Job) -> Observation {
     let limit = limit(job.policy.status_timeout_seconds, 30.0);
     match runner.run(job, Which::Status, limit) {
-        Ran::Done(out) => status::observe(&out, limit),
+        Ran::Done(out) => status::observe(&out),
         // No runner records a status: it is read-only and always runs.
         Ran::Recorded => Observation::Unknown("status not run".into()),
     }
@@ -186,6 +182,8 @@ impl Scripted {
                 stdout_truncated: false,
                 stderr_truncated: false,
                 duration: Duration::from_millis(1),
+                // Set to the limit asked for when it is given out.
+                limit: Duration::ZERO,
             },
         );
         self
@@ -198,17 +196,13 @@ impl Scripted {
 
 #[cfg(test)]
 impl Runner for Scripted {
-    fn run(&self, job: &Job, which: Which, _limit: Duration) -> Ran {
+    fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
         self.asked.lock().unwrap().push((job.id.clone(), which));
         let out = self.answers.get(&(job.id.clone(), which)).cloned();
-        Ran::Done(out.unwrap_or(Output {
-            ending: Ending::FailedToStart("not scripted".into()),
-            stdout: String::new(),
-            stderr: String::new(),
-            stdout_truncated: false,
-            stderr_truncated: false,
-            duration: Duration::ZERO,
-        }))
+        let out = out.unwrap_or_else(|| {
+            Output::not_run(Ending::FailedToStart("not scripted".into()), limit)
+        });
+        Ran::Done(Output { limit, ..out })
     }
 }
 

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::cli::{Global, TickArgs};
 use crate::clock::Clock;
-use crate::config::{self, Config, Job, Kind};
+use crate::config::{self, Config, Job, Kind, LastGood};
 use crate::deliver::{self, Context};
 use crate::exit::Code;
 use crate::out::{errln, outln};
@@ -35,7 +35,8 @@ struct Tick<'a> {
 pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     signals::install();
     let started = Instant::now();
-    let files = Files::resolve(global.config_file.as_deref(), global.state_file.as_deref());
+    let mut files = Files::resolve(global.config_file.as_deref(), global.state_file.as_deref());
+    files.state = state::checked_path(&files.state)?;
     let dry = DryRun::default();
     let runner: &dyn Runner = if args.dry_run { &dry } else { &Real };
     // A dry run writes nothing, not even the lock file or its folder.
@@ -76,17 +77,44 @@ impl Tick<'_> {
         }
 
         let known = st.config_fingerprint.take();
-        let config = match config::load_remembered(
+        let text = match std::fs::read_to_string(&self.files.config) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.no_config(st),
+            Err(e) => {
+                let err = config::ConfigError {
+                    path: self.files.config.clone(),
+                    problems: vec![format!("cannot read config file: {e}")],
+                };
+                return self.config_invalid(st, sections, &err, None);
+            }
+        };
+        let last_good = LastGood::beside(&self.files.state);
+        let (config, watch_only) = match config::parse_remembered(
+            &text,
             &self.files.config,
             &self.files.home,
             false,
             known.as_deref(),
         ) {
             Ok((c, print)) => {
+                if !self.dry {
+                    if let Err(e) = last_good.keep(&text, &print, known.as_deref()) {
+                        errln!("warning: cannot keep a copy of the good config: {e}");
+                    }
+                }
                 st.config_fingerprint = Some(print);
-                c
+                (c, false)
             }
-            Err(e) => return self.config_invalid(st, sections, &e),
+            Err(e) => {
+                // The fingerprint still names the copy that validated.
+                st.config_fingerprint = known;
+                let Some((good, kept_at)) = last_good.load(&self.files.config, &self.files.home)
+                else {
+                    return self.config_invalid(st, sections, &e, Some(&text));
+                };
+                self.say_config_invalid(&mut st, &mut sections, &e, Some(kept_at));
+                (good, true)
+            }
         };
         let now = self.clock.now;
         let lang = self.args.lang.unwrap_or(config.defaults.language);
@@ -100,16 +128,20 @@ impl Tick<'_> {
             notices.extend(deliver::flush_outbox(&mut st, &ctx, now).notices);
         }
 
-        self.run_queue(&config, &mut st, &mut sections);
-        if signals::received().is_none() {
-            self.run_checks(&config, &mut st, &mut sections);
+        // With the last good config the tick only watches: nothing is
+        // started, and neither the queue nor the checks run (SPEC §5 step 2).
+        if !watch_only {
+            self.run_queue(&config, &mut st, &mut sections);
+            if signals::received().is_none() {
+                self.run_checks(&config, &mut st, &mut sections);
+            }
         }
         if signals::received().is_none() {
-            self.watch_long_jobs(&config, &mut st, &mut sections);
+            self.watch_long_jobs(&config, &mut st, &mut sections, watch_only);
         }
 
         if !sections.is_empty() {
-            let msg = report::message(lang, Some(&self.clock), &sections, now);
+            let msg = report::message(lang, self.header_clock(&sections), &sections, now);
             if self.delivers() {
                 notices.extend(deliver::deliver(&mut st, &ctx, &msg, now).notices);
             } else {
@@ -128,7 +160,57 @@ impl Tick<'_> {
                 self.started.elapsed().as_millis()
             );
         }
+        self.finish(st, watch_only)
+    }
+
+    /// A report that holds only the config alert has a header without a
+    /// time: it is about the file, not a pass (the Python version's form).
+    fn header_clock(&self, sections: &[Section]) -> Option<&Clock> {
+        match sections {
+            [Section::ConfigInvalid { .. }] => None,
+            _ => Some(&self.clock),
+        }
+    }
+
+    /// SPEC §11: a config file that does not exist is not invalid — say once
+    /// an hour that there is nothing to watch, and watch nothing.
+    fn no_config(&self, mut st: State) -> Result<Code> {
+        if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
+            errln!(
+                "ops-monitor: no job config at {}: nothing to watch (create it, or point \
+                 --config-file or OPS_MONITOR_CONFIG at it; `ops-monitor init` writes a starter)",
+                self.files.config.display()
+            );
+            st.last_config_error_at = Some(self.clock.now);
+        }
         self.finish(st, false)
+    }
+
+    /// Print the config error, and add its alert (at most once an hour) as
+    /// the first section.
+    fn say_config_invalid(
+        &self,
+        st: &mut State,
+        sections: &mut Vec<Section>,
+        err: &config::ConfigError,
+        watching_since: Option<f64>,
+    ) {
+        let error = err.to_string();
+        let path = self.files.config.display().to_string();
+        if !self.global.quiet || self.args.print_only {
+            errln!("ERROR: config invalid: {path}: {error}");
+        }
+        if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
+            sections.insert(
+                0,
+                Section::ConfigInvalid {
+                    path,
+                    error,
+                    watching_since,
+                },
+            );
+            st.last_config_error_at = Some(self.clock.now);
+        }
     }
 
     /// Save (unless dry run) and pick the exit code (`rules::tick_exit`).
@@ -159,29 +241,29 @@ impl Tick<'_> {
         Ok(code)
     }
 
-    /// SPEC §5 step 2: alert at most once an hour, save, exit 2.
+    /// SPEC §5 step 2 with no last good copy: alert at most once an hour
+    /// through the channels the broken file still names (else Telegram),
+    /// save, exit 2.
     fn config_invalid(
         &self,
         mut st: State,
         mut sections: Vec<Section>,
         err: &config::ConfigError,
+        text: Option<&str>,
     ) -> Result<Code> {
-        let error = err.to_string();
-        let path = self.files.config.display().to_string();
-        if !self.global.quiet || self.args.print_only {
-            errln!("ERROR: config invalid: {path}: {error}");
-        }
-        if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
-            sections.push(Section::ConfigInvalid { path, error });
-            st.last_config_error_at = Some(self.clock.now);
-        }
+        self.say_config_invalid(&mut st, &mut sections, err, None);
         if !sections.is_empty() {
             let lang = self.args.lang.unwrap_or_default();
-            // The time-less header: the alert is about the file, not a pass.
-            let msg = report::message(lang, None, &sections, self.clock.now);
+            let msg = report::message(
+                lang,
+                self.header_clock(&sections),
+                &sections,
+                self.clock.now,
+            );
             if self.delivers() {
+                let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
                 let ctx = Context::from_env(
-                    None,
+                    channels,
                     self.args.target.clone(),
                     self.files.openclaw_config.clone(),
                 );
@@ -257,7 +339,13 @@ impl Tick<'_> {
     }
 
     /// SPEC §5 steps 4–5: status commands in parallel, decisions in config order.
-    fn watch_long_jobs(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
+    fn watch_long_jobs(
+        &self,
+        config: &Config,
+        st: &mut State,
+        sections: &mut Vec<Section>,
+        watch_only: bool,
+    ) {
         let now = self.clock.now;
         let jobs: Vec<&Job> = config
             .jobs
@@ -272,7 +360,12 @@ impl Tick<'_> {
         for (job, obs) in jobs.into_iter().zip(observations) {
             let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
             let mut next_prev = prev.clone();
-            let note = match rules::plan_autorun(job, &obs, &prev, now) {
+            let plan = if watch_only {
+                None
+            } else {
+                rules::plan_autorun(job, &obs, &prev, now)
+            };
+            let note = match plan {
                 Some(Autorun::Start) => {
                     match self.runner.run(job, Which::Start, runner::START_TIMEOUT) {
                         Ran::Recorded => Some(AutorunNote::WouldStart),

@@ -22,7 +22,7 @@ fn who() -> String {
 }
 
 pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let job = find_job(&config, id)?;
     if job.kind != Kind::OneShotWrite {
@@ -57,7 +57,7 @@ pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Re
 }
 
 pub fn revoke(g: &Global, id: &str) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     with_state(&files, g, |st| {
         if st.approvals.remove(id).is_some() {
             outln!("revoked the approval of {id}");
@@ -69,7 +69,7 @@ pub fn revoke(g: &Global, id: &str) -> Result<Code> {
 }
 
 pub fn silence(g: &Global, which: &Which, set: Option<(Duration, Option<String>)>) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let key = match (&which.job, which.all) {
         (_, true) => "*".to_string(),
         (Some(j), false) => {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{files, find_job, load_config, print_output, refused, seconds, with_state};
+use super::{
+    files, find_job, load_config, load_watching, print_output, refused, seconds, with_state,
+};
 use crate::cli::Global;
 use crate::clock::Clock;
 use crate::config::When;
@@ -28,7 +30,7 @@ fn ran(runner: &dyn Runner, job: &crate::config::Job, which: Which, limit: Durat
 }
 
 pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let job = find_job(&config, id)?;
     safety::may_start(job, allow_risk).map_err(refused)?;
@@ -53,8 +55,8 @@ pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Cod
 }
 
 pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code> {
-    let files = files(g);
-    let config = load_config(&files, false)?;
+    let files = files(g)?;
+    let config = load_watching(&files)?;
     let job = find_job(&config, id)?;
     safety::may_stop(job, allow_risk).map_err(refused)?;
     let limit = seconds(timeout)?;
@@ -105,7 +107,7 @@ pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code
 }
 
 pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let job = find_job(&config, id)?;
     // The approval is judged again under the lock below; this first look

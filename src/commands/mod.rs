@@ -26,9 +26,14 @@ use crate::paths::Files;
 use crate::process::{self, Output};
 use crate::rules::{self, safety::Refusal};
 use crate::state::{self, State};
+use crate::text;
 
-fn files(g: &Global) -> Files {
-    Files::resolve(g.config_file.as_deref(), g.state_file.as_deref())
+/// Where the files are, the state path checked (SPEC §11 "State path
+/// safety") before anything reads, locks or writes it.
+fn files(g: &Global) -> Result<Files> {
+    let mut files = Files::resolve(g.config_file.as_deref(), g.state_file.as_deref());
+    files.state = state::checked_path(&files.state)?;
+    Ok(files)
 }
 
 /// Load the config or fail with exit 2, every problem on its own line.
@@ -43,6 +48,26 @@ fn load_config(files: &Files, strict: bool) -> Result<Config> {
     })
 }
 
+/// The config for commands that only watch or stop (`status`, `stop`,
+/// SPEC §11): an invalid file is reported first, then the last good copy
+/// is used when there is one.
+fn load_watching(files: &Files) -> Result<Config> {
+    match load_config(files, false) {
+        Ok(c) => Ok(c),
+        Err(err) => {
+            let last_good = config::LastGood::beside(&files.state);
+            let Some((good, kept_at)) = last_good.load(&files.config, &files.home) else {
+                return Err(err);
+            };
+            errln!(
+                "{err:#}\n(using the last good config, from {})",
+                show::time_text(kept_at)
+            );
+            Ok(good)
+        }
+    }
+}
+
 fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
     config
         .job(id)
@@ -50,7 +75,7 @@ fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
 }
 
 pub fn validate_config(g: &Global, strict: bool) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, strict)?;
     outln!("OK: {}", config::summary(&config));
     for w in &config.warnings {
@@ -66,8 +91,8 @@ fn print_output(verb: &str, job: &str, out: &Output) {
         out.exit_code(),
         out.duration.as_millis()
     );
-    let stdout = process::tail(&out.stdout, rules::TAIL_CHARS);
-    let stderr = process::tail(&out.stderr, rules::TAIL_CHARS);
+    let stdout = text::tail(&out.stdout, rules::TAIL_CHARS);
+    let stderr = text::tail(&out.stderr, rules::TAIL_CHARS);
     if !stdout.is_empty() {
         outln!("stdout:\n{stdout}");
     }
@@ -77,11 +102,9 @@ fn print_output(verb: &str, job: &str, out: &Output) {
     if out.stdout_truncated || out.stderr_truncated {
         outln!("(output cut at {} bytes)", process::OUTPUT_LIMIT);
     }
-    match &out.ending {
-        process::Ending::TimedOut => outln!("timed out"),
-        process::Ending::FailedToStart(why) => outln!("failed to start: {why}"),
-        process::Ending::Signaled(s) => outln!("killed by signal {s}"),
-        _ => {}
+    // The exit line above already says how a command that exited ended.
+    if !matches!(out.ending, process::Ending::Exited(_)) {
+        outln!("{}", out.describe());
     }
 }
 
@@ -107,7 +130,7 @@ fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result
 }
 
 pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let ctx = Context::from_env(
         config.defaults.notify.clone(),

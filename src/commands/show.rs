@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use super::{files, load_config};
+use super::{files, load_watching};
 use crate::cli::Global;
 use crate::clock::Clock;
 use crate::config::{Job, Kind};
@@ -18,7 +18,7 @@ use crate::state::{self, QueueItem, QueueStatus, Silence};
 use crate::status::Observation;
 
 pub fn logs(g: &Global, id: &str) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let st = state::load(&files.state, false)?;
     let js = st.jobs.get(id).cloned().unwrap_or_default();
     // Into a buffer, then out once: a closed stdout is not an error here.
@@ -64,18 +64,13 @@ pub fn logs(g: &Global, id: &str) -> Result<Code> {
 
 /// A Unix time as local `YYYY-MM-DD HH:MM:SS`.
 pub fn time_text(t: f64) -> String {
-    use chrono::TimeZone;
-    chrono::Local
-        .timestamp_opt(t as i64, 0)
-        .single()
-        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|| format!("{t}"))
+    crate::clock::local_text(t, "%Y-%m-%d %H:%M:%S")
 }
 
 /// `status` (SPEC §9): runs status commands, writes nothing.
 pub fn status(g: &Global, as_json: bool) -> Result<Code> {
-    let files = files(g);
-    let config = load_config(&files, false)?;
+    let files = files(g)?;
+    let config = load_watching(&files)?;
     let st = state::load(&files.state, false)?;
     let now = Clock::read().now;
     let long: Vec<&Job> = config

@@ -412,20 +412,20 @@ fn show_quiet_hours(q: QuietHours) -> String {
 }
 
 fn short_json(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() > 60 {
-        format!("{}...", text.chars().take(57).collect::<String>())
-    } else {
-        text
-    }
+    crate::text::cap(&v.to_string(), 60)
 }
 
-fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
-    let notify = obj.get("notify").and_then(Value::as_array).map(|list| {
+/// The channels of a `defaults` object's `notify` list, if it has one.
+pub(super) fn notify_of(obj: &Map<String, Value>, base: &Path) -> Option<Vec<Channel>> {
+    obj.get("notify").and_then(Value::as_array).map(|list| {
         list.iter()
             .filter_map(|c| channel_of(c, base))
             .collect::<Vec<_>>()
-    });
+    })
+}
+
+fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
+    let notify = notify_of(obj, base);
     Defaults {
         language: match obj.get("language").and_then(Value::as_str) {
             Some("zh") => Lang::Zh,

@@ -41,6 +41,7 @@ use crate::config::Channel;
 use crate::outbox::{self, ChannelSpec, OutboxMessage};
 use crate::process;
 use crate::state::State;
+use crate::text;
 
 /// The official Bot API server.
 pub const TELEGRAM_API: &str = "https://api.telegram.org";
@@ -302,18 +303,11 @@ pub fn redact(text: &str, secret: &str) -> String {
     out
 }
 
-/// This host's name (`gethostname`), or `localhost` when the OS has none.
+/// This host's name (`gethostname`, which is uname's node name), or
+/// `localhost` when the OS has none.
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the pointer and length describe `buf`, which outlives the call;
-    // gethostname writes at most `len` bytes into it.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".to_string();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    let uname = rustix::system::uname();
+    let name = uname.nodename().to_string_lossy().trim().to_string();
     if name.is_empty() {
         "localhost".to_string()
     } else {
@@ -532,35 +526,16 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 /// Why a command failed, in one line: `exit=2: <last stderr line>`.
-pub(crate) fn describe_failure(out: &process::Output, timeout: Duration) -> String {
-    let last_line = out
-        .stderr
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| snippet(l, 300));
-    let how = match &out.ending {
-        process::Ending::Exited(c) => format!("exit={c}"),
-        process::Ending::Signaled(s) => format!("killed by signal {s}"),
-        process::Ending::TimedOut => format!("timed out after {} s", timeout.as_secs_f64()),
-        process::Ending::FailedToStart(why) => format!("could not start: {why}"),
-        process::Ending::Interrupted => "interrupted".to_string(),
-    };
-    match last_line {
-        Some(l) => format!("{how}: {l}"),
-        None => how,
+pub(crate) fn describe_failure(out: &process::Output) -> String {
+    match text::last_line(&out.stderr) {
+        Some(l) => format!("{}: {}", out.describe(), text::cap(l, 300)),
+        None => out.describe().to_string(),
     }
 }
 
 /// At most `max` characters of `text`'s first line, for an error message.
 pub(crate) fn snippet(text: &str, max: usize) -> String {
-    let line = text.trim().lines().next().unwrap_or("").trim();
-    let mut out: String = line.chars().take(max).collect();
-    if line.chars().count() > max {
-        out.push('…');
-    }
-    out
+    text::cap(text::first_line(text), max)
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ fn send_cli(session: &mut Session, bin: &Path, target: &str, text: &str) -> Resu
     }
     Err(Failure::new(format!(
         "openclaw message send: {}",
-        describe_failure(&out, session.ctx.command_timeout)
+        describe_failure(&out)
     )))
 }
 

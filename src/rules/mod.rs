@@ -91,8 +91,8 @@ pub fn run_record(out: &Output) -> crate::state::RunRecord {
     crate::state::RunRecord {
         exit_code: Some(out.exit_code() as i64),
         duration_ms: Some(out.duration.as_millis() as u64),
-        stdout_tail: crate::process::tail(&out.stdout, TAIL_CHARS),
-        stderr_tail: crate::process::tail(&out.stderr, TAIL_CHARS),
+        stdout_tail: crate::text::tail(&out.stdout, TAIL_CHARS),
+        stderr_tail: crate::text::tail(&out.stderr, TAIL_CHARS),
         extra: Map::new(),
     }
 }

@@ -136,6 +136,8 @@ pub enum Section {
     ConfigInvalid {
         path: String,
         error: String,
+        /// Watching goes on with the last good config, kept at this time.
+        watching_since: Option<f64>,
     },
     StateCorrupt {
         detail: String,
