@@ -121,7 +121,7 @@ impl Tick<'_> {
         let ctx = Context::from_env(
             config.defaults.notify.clone(),
             self.args.target.clone(),
-            self.files.openclaw_config.clone(),
+            &self.files,
         );
         let mut notices = Vec::new();
         if self.delivers() && !st.outbox.is_empty() {
@@ -262,11 +262,7 @@ impl Tick<'_> {
             );
             if self.delivers() {
                 let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
-                let ctx = Context::from_env(
-                    channels,
-                    self.args.target.clone(),
-                    self.files.openclaw_config.clone(),
-                );
+                let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
                 for n in deliver::deliver(&mut st, &ctx, &msg, self.clock.now).notices {
                     errln!("{n}");
                 }

@@ -132,11 +132,7 @@ fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result
 pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
     let files = files(g)?;
     let config = load_config(&files, false)?;
-    let ctx = Context::from_env(
-        config.defaults.notify.clone(),
-        target,
-        files.openclaw_config.clone(),
-    );
+    let ctx = Context::from_env(config.defaults.notify.clone(), target, &files);
     with_state(&files, g, |st| {
         let outcome = deliver::notify(st, &ctx, text, Clock::read().now);
         for n in &outcome.notices {

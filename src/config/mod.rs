@@ -175,6 +175,8 @@ impl Job {
 pub enum Channel {
     Telegram {
         target: Option<String>,
+        /// The `channels.telegram.accounts` id to post from (SPEC §7 step 2).
+        account: Option<String>,
     },
     Webhook {
         url: String,

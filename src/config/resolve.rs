@@ -453,6 +453,10 @@ fn channel_of(value: &Value, base: &Path) -> Option<Channel> {
                 Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(n.to_string()),
                 _ => None,
             },
+            account: str_of("account")
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
         }),
         "webhook" => Some(Channel::Webhook {
             url: str_of("url")?.to_string(),
