@@ -125,7 +125,7 @@ impl Tick<'_> {
         );
         let mut notices = Vec::new();
         if self.delivers() && !st.outbox.is_empty() {
-            notices.extend(deliver::flush_outbox(&mut st, &ctx, now).notices);
+            notices.extend(deliver::flush_outbox(&mut st.outbox, &ctx, now).notices);
         }
 
         // With the last good config the tick only watches: nothing is
@@ -143,7 +143,7 @@ impl Tick<'_> {
         if !sections.is_empty() {
             let msg = report::message(lang, self.header_clock(&sections), &sections, now);
             if self.delivers() {
-                notices.extend(deliver::deliver(&mut st, &ctx, &msg, now).notices);
+                notices.extend(deliver::deliver(&mut st.outbox, &ctx, &msg, now).notices);
             } else {
                 outln!("{}", msg.text());
             }
@@ -263,7 +263,7 @@ impl Tick<'_> {
             if self.delivers() {
                 let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
                 let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
-                for n in deliver::deliver(&mut st, &ctx, &msg, self.clock.now).notices {
+                for n in deliver::deliver(&mut st.outbox, &ctx, &msg, self.clock.now).notices {
                     errln!("{n}");
                 }
             } else {

@@ -134,7 +134,7 @@ pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
     let config = load_config(&files, false)?;
     let ctx = Context::from_env(config.defaults.notify.clone(), target, &files);
     with_state(&files, g, |st| {
-        let outcome = deliver::notify(st, &ctx, text, Clock::read().now);
+        let outcome = deliver::notify(&mut st.outbox, &ctx, text, Clock::read().now);
         for n in &outcome.notices {
             errln!("{n}");
         }

@@ -6,7 +6,6 @@ mod compat;
 mod delivery;
 mod manual;
 mod robust;
-mod server;
 mod tick;
 mod util;
 mod watching;
