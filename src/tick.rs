@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{self, Config, Job, Kind, LastGood};
 use crate::deliver::{self, Context};
 use crate::exit::Code;
+use crate::out::{errln, outln};
 use crate::paths::Files;
 use crate::report;
 use crate::rules::{self, Autorun, AutorunNote, QueueVerdict, Section, TickEnd};
@@ -58,7 +59,7 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     let code = tick.pass(st);
     if global.verbose > 0 {
         for (id, which) in dry.recorded() {
-            eprintln!("dry run: would run {id}'s {} command", which.name());
+            errln!("dry run: would run {id}'s {} command", which.name());
         }
     }
     code
@@ -102,7 +103,7 @@ impl Tick<'_> {
             Ok((c, print)) => {
                 if !self.dry {
                     if let Err(e) = last_good.keep(&text, &print, known.as_deref()) {
-                        eprintln!("warning: cannot keep a copy of the good config: {e}");
+                        errln!("warning: cannot keep a copy of the good config: {e}");
                     }
                 }
                 st.config_fingerprint = Some(print);
@@ -147,14 +148,14 @@ impl Tick<'_> {
             if self.delivers() {
                 notices.extend(deliver::deliver(&mut st.outbox, &ctx, &msg, now).notices);
             } else {
-                println!("{}", msg.text());
+                outln!("{}", msg.text());
             }
         }
         for n in &notices {
-            eprintln!("{n}");
+            errln!("{n}");
         }
         if self.global.verbose > 0 {
-            eprintln!(
+            errln!(
                 "tick: {} job(s), {} section(s), outbox {}, {} ms",
                 config.jobs.len(),
                 sections.len(),
@@ -178,7 +179,7 @@ impl Tick<'_> {
     /// an hour that there is nothing to watch, and watch nothing.
     fn no_config(&self, mut st: State) -> Result<Code> {
         if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
-            eprintln!(
+            errln!(
                 "ops-monitor: no job config at {}: nothing to watch (create it, or point \
                  --config-file or OPS_MONITOR_CONFIG at it; `ops-monitor init` writes a starter)",
                 self.files.config.display()
@@ -200,7 +201,7 @@ impl Tick<'_> {
         let error = err.to_string();
         let path = self.files.config.display().to_string();
         if !self.global.quiet || self.args.print_only {
-            eprintln!("ERROR: config invalid: {path}: {error}");
+            errln!("ERROR: config invalid: {path}: {error}");
         }
         if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
             sections.insert(
@@ -266,10 +267,10 @@ impl Tick<'_> {
                 let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
                 let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
                 for n in deliver::deliver(&mut st.outbox, &ctx, &msg, self.clock.now).notices {
-                    eprintln!("{n}");
+                    errln!("{n}");
                 }
             } else {
-                println!("{}", msg.text());
+                outln!("{}", msg.text());
             }
         }
         self.finish(st, true, false)

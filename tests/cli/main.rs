@@ -4,6 +4,7 @@
 mod commands;
 mod compat;
 mod delivery;
+mod manual;
 mod robust;
 mod tick;
 mod util;

@@ -412,7 +412,11 @@ fn a_full_disk_never_makes_a_start_happen_twice() {
             std::env::var_os("CI").is_none(),
             "CI must be able to mount a small tmpfs (run as root) for the full-disk test"
         );
-        eprintln!("skipped: cannot mount a tmpfs here (run as root to test a full disk)");
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: cannot mount a tmpfs here (run as root to test a full disk)"
+        );
         return;
     }
     struct Unmount(std::path::PathBuf);
