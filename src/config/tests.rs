@@ -213,6 +213,7 @@ fn a_full_config_resolves_every_fallback() {
                 end_minute: 0
             },
             status_timeout_seconds: 12.5,
+            timeout_seconds: None,
             every_seconds: None,
         }
     );
@@ -241,6 +242,7 @@ fn a_full_config_resolves_every_fallback() {
                 end_minute: 7 * 60
             },
             status_timeout_seconds: 5.0,
+            timeout_seconds: None,
             every_seconds: Some(3600.0),
         }
     );
@@ -1142,7 +1144,7 @@ fn unknown_keys_inside_invalid_parts_are_still_found() {
 fn the_python_reference_configs_load() {
     let root = Path::new("/work/shared/fixtures/python-reference");
     let Ok(cases) = std::fs::read_dir(root) else {
-        eprintln!("no fixtures at {}, skipped", root.display());
+        crate::out::errln!("no fixtures at {}, skipped", root.display());
         return;
     };
     let mut loaded = 0;

@@ -24,8 +24,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::{duration_text, rfc3339, shown_url, Mode, TickFacts};
+use crate::config::Channel;
 use crate::config::{AlertmanagerChannel, Job, Kind, Risk};
-use crate::outbox::ChannelSpec;
+use crate::out::{errln, outln};
 use crate::rules::{self, JobStateWord};
 use crate::state::{AlertmanagerRecord, JobState, QueueStatus, State, TrackedAlert};
 use crate::status::Observation;
@@ -312,7 +313,7 @@ fn queued_problem(job: &Job, js: &JobState, st: &State, out: &mut Vec<Problem>) 
 /// whose last post failed.
 fn delivery_problems(st: &State, out: &mut Vec<Problem>) {
     let mut waiting: BTreeMap<String, (usize, Option<String>)> = BTreeMap::new();
-    for entry in &st.outbox {
+    for entry in &st.outbox.entries {
         let w = waiting
             .entry(channel_label(&entry.channel_spec))
             .or_default();
@@ -352,11 +353,11 @@ fn delivery_problems(st: &State, out: &mut Vec<Problem>) {
 /// A channel as a metrics label or alert label: its type and where it goes,
 /// never a secret (a webhook's path may hold a token, a command's argv is a
 /// secret).
-pub fn channel_label(spec: &ChannelSpec) -> String {
+pub fn channel_label(spec: &Channel) -> String {
     match spec {
         // A chat id and an account name are not secrets.
-        ChannelSpec::Telegram { .. } => spec.key(),
-        ChannelSpec::Webhook { url, .. } => match reqwest::Url::parse(url) {
+        Channel::Telegram { .. } => spec.key(),
+        Channel::Webhook { url, .. } => match reqwest::Url::parse(url) {
             Ok(u) => format!(
                 "webhook:{}://{}{}",
                 u.scheme(),
@@ -365,8 +366,8 @@ pub fn channel_label(spec: &ChannelSpec) -> String {
             ),
             Err(_) => "webhook".to_string(),
         },
-        ChannelSpec::File { path } => format!("file:{}", path.display()),
-        ChannelSpec::Command { .. } => "command".to_string(),
+        Channel::File { path } => format!("file:{}", path.display()),
+        Channel::Command { .. } => "command".to_string(),
     }
 }
 
@@ -535,7 +536,7 @@ pub fn post_all(
             let shown = shown_url(&url);
             let body = payload(&alerts, channel, &facts.host);
             if mode != Mode::Send {
-                println!(
+                outln!(
                     "Alertmanager {shown}: would post {} alert(s):\n{}",
                     alerts.len(),
                     serde_json::to_string_pretty(&body).expect("JSON serialises")
@@ -557,7 +558,7 @@ pub fn post_all(
                 }
                 Err(e) => {
                     failed = true;
-                    eprintln!(
+                    errln!(
                         "Alertmanager {shown}: {} alert(s) not posted (the next tick posts them again): {e}",
                         alerts.len()
                     );

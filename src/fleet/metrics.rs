@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 
 use super::alertmanager::channel_label;
 use super::TickFacts;
+use crate::config::Channel;
 use crate::config::{Config, Kind};
 use crate::exit::Code;
-use crate::outbox::ChannelSpec;
 use crate::rules::{self, JobStateWord};
 use crate::state::{QueueStatus, State};
 use crate::status::Observation;
@@ -175,15 +175,15 @@ pub fn render(facts: &TickFacts, st: &State, code: Code, duration: f64) -> Strin
     // Every configured channel, with 0 when nothing waits for it.
     let mut outbox: BTreeMap<String, usize> = BTreeMap::new();
     if let Some(config) = config {
-        let specs: Vec<ChannelSpec> = match &config.defaults.notify {
-            Some(list) => list.iter().map(ChannelSpec::from).collect(),
-            None => vec![ChannelSpec::default()],
+        let specs: Vec<Channel> = match &config.defaults.notify {
+            Some(list) => list.clone(),
+            None => vec![Channel::default()],
         };
         for spec in &specs {
             outbox.entry(channel_label(spec)).or_default();
         }
     }
-    for entry in &st.outbox {
+    for entry in &st.outbox.entries {
         *outbox
             .entry(channel_label(&entry.channel_spec))
             .or_default() += 1;

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use crate::config::{AlertmanagerChannel, Config, Defaults};
 use crate::exit::Code;
+use crate::out::errln;
 use crate::state::State;
 use crate::status::Observation;
 
@@ -99,13 +100,13 @@ impl Fleet {
         if let Some(path) = &self.metrics_file {
             let text = metrics::render(facts, st, code, duration.as_secs_f64());
             if let Err(e) = metrics::write(path, &text) {
-                eprintln!("metrics: cannot write {}: {e}", path.display());
+                errln!("metrics: cannot write {}: {e}", path.display());
             }
         }
         if let Some(url) = &self.heartbeat_url {
             let ping = heartbeat::Ping::of(facts, st, code);
             if let Err(e) = heartbeat::send(url, &ping) {
-                eprintln!("heartbeat: ping failed (not fatal): {e}");
+                errln!("heartbeat: ping failed (not fatal): {e}");
             }
         }
     }

@@ -18,6 +18,7 @@ use crate::state::JobState;
 use crate::status::python_json;
 
 mod check;
+pub mod clock;
 mod holds;
 mod job_state;
 mod long;

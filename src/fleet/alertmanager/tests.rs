@@ -222,17 +222,17 @@ fn a_failed_queued_run_fires_until_the_job_runs_again() {
 fn undelivered_reports_and_failed_posts_are_delivery_problems_without_secrets() {
     let mut st = State::default();
     for spec in [
-        ChannelSpec::Webhook {
+        Channel::Webhook {
             url: "https://hooks.example/T0123/SECRETPATH".into(),
             headers: BTreeMap::from([("Authorization".into(), "Bearer SECRETHEADER".into())]),
         },
-        ChannelSpec::Command {
+        Channel::Command {
             argv: vec!["apprise".into(), "tgram://SECRETTOKEN".into()],
         },
     ] {
         let mut m = OutboxMessage::new(spec, "h", &[], NOW, NOW);
         m.last_error = Some("webhook HTTP 503".into());
-        st.outbox.push(m);
+        st.outbox.entries.push(m);
     }
     st.alertmanager = Some(AlertmanagerRecord {
         failing: BTreeMap::from([("http://am:9093/".to_string(), NOW - 60.0)]),
