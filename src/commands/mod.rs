@@ -80,6 +80,9 @@ pub fn validate_config(g: &Global, strict: bool) -> Result<Code> {
     for w in &config.warnings {
         println!("WARNING: {w}");
     }
+    for w in config::lint(&config, std::env::var_os("PATH").as_deref()) {
+        println!("WARNING: {w}");
+    }
     Ok(Code::Ok)
 }
 
