@@ -135,7 +135,7 @@ pub fn run(g: &Global, send_test: bool) -> Result<Code> {
     }
 
     let text = out.finish();
-    print!("{}", probe::redact_tokens(&ctx, &text));
+    crate::out::stdout_bytes(probe::redact_tokens(&ctx, &text).as_bytes());
     Ok(if out.problems.is_empty() {
         Code::Ok
     } else {

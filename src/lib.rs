@@ -17,6 +17,7 @@ mod config;
 mod deliver;
 mod doctor;
 mod exit;
+mod out;
 mod outbox;
 mod paths;
 mod process;
@@ -36,6 +37,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Code, Exit};
+use crate::out::{errln, outln};
 
 /// Parse the command line, run, print an error once with its chain, and map
 /// the outcome to the SPEC's exit codes.
@@ -48,7 +50,7 @@ pub fn main_entry() -> ExitCode {
                 .downcast_ref::<Exit>()
                 .map(|e| e.code)
                 .unwrap_or(Code::Failed);
-            eprintln!("{err:#}");
+            errln!("{err:#}");
             ExitCode::from(code.as_u8())
         }
     }
@@ -89,12 +91,15 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Doctor { send_test } => doctor::run(g, *send_test),
         Command::Selftest => selftest::run(),
         Command::Schema => {
-            println!("{}", config::SCHEMA.trim_end());
+            outln!("{}", config::SCHEMA.trim_end());
             Ok(Code::Ok)
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(*shell, &mut cmd, "ops-monitor", &mut std::io::stdout());
+            // Into a buffer first: `generate` panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "ops-monitor", &mut script);
+            out::stdout_bytes(&script);
             Ok(Code::Ok)
         }
     }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use super::openclaw::{Loaded, Target, Token};
 use super::{channels, telegram, Context, Session, TELEGRAM_API};
-use crate::outbox::{ChannelSpec, OutboxMessage};
+use crate::config::Channel;
+use crate::outbox::OutboxMessage;
 
 /// One channel as `doctor` shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,13 +96,13 @@ fn variables(n: usize) -> String {
 /// What every channel of `ctx` resolves to.
 pub fn channels(ctx: &Context) -> Vec<ChannelReport> {
     let mut session = Session::new(ctx);
-    ctx.channel_specs()
+    ctx.channel_list()
         .iter()
         .map(|spec| match spec {
-            ChannelSpec::Telegram { target, account } => {
+            Channel::Telegram { target, account } => {
                 telegram_report(&mut session, target.as_deref(), account.as_deref())
             }
-            ChannelSpec::Webhook { url, headers } => {
+            Channel::Webhook { url, headers } => {
                 let parsed = reqwest::Url::parse(url).ok();
                 let ok = parsed
                     .as_ref()
@@ -123,7 +124,7 @@ pub fn channels(ctx: &Context) -> Vec<ChannelReport> {
                     ok,
                 }
             }
-            ChannelSpec::File { path } => {
+            Channel::File { path } => {
                 let (ok, why) = writable_place(path);
                 ChannelReport {
                     title: format!("file {}", path.display()),
@@ -131,7 +132,7 @@ pub fn channels(ctx: &Context) -> Vec<ChannelReport> {
                     ok,
                 }
             }
-            ChannelSpec::Command { argv } => {
+            Channel::Command { argv } => {
                 let program = argv.first().cloned().unwrap_or_default();
                 let found = command_program(&program, &ctx.cwd, ctx.path_env.as_deref());
                 ChannelReport {
@@ -334,10 +335,10 @@ pub fn send_test(ctx: &Context, text: &str, now: f64) -> TestSent {
     let titles: Vec<String> = channels(ctx).into_iter().map(|r| r.title).collect();
     let mut session = Session::new(ctx);
     let mut results = Vec::new();
-    for (spec, title) in ctx.channel_specs().into_iter().zip(titles) {
+    for (spec, title) in ctx.channel_list().into_iter().zip(titles) {
         let mut entry = OutboxMessage::new(spec.clone(), text, &[], now, now);
         let result = match &spec {
-            ChannelSpec::Telegram { target, account } => telegram::send(
+            Channel::Telegram { target, account } => telegram::send(
                 &mut session,
                 target.as_deref(),
                 account.as_deref(),
@@ -358,8 +359,8 @@ pub fn send_test(ctx: &Context, text: &str, now: f64) -> TestSent {
 /// last guard on what `doctor` prints.
 pub fn redact_tokens(ctx: &Context, text: &str) -> String {
     let mut session = Session::new(ctx);
-    for spec in ctx.channel_specs() {
-        if let ChannelSpec::Telegram { target, account } = spec {
+    for spec in ctx.channel_list() {
+        if let Channel::Telegram { target, account } = spec {
             telegram::settings(&mut session, target.as_deref(), account.as_deref());
         }
     }

@@ -12,8 +12,8 @@ use std::fs;
 
 use serde_json::{json, Value};
 
-use crate::server::Server;
 use crate::util::{config_with, long_job, Run, TestEnv, NOON};
+use testkit::Server;
 
 /// One `openclaw.json` shape and what it must resolve to.
 struct Shape {
