@@ -6,6 +6,7 @@ mod compat;
 mod delivery;
 mod fleet;
 mod manual;
+mod openclaw;
 mod robust;
 mod tick;
 mod util;
