@@ -6,6 +6,7 @@ mod compat;
 mod delivery;
 mod manual;
 mod robust;
+mod safety;
 mod tick;
 mod util;
 mod watching;
