@@ -139,6 +139,17 @@ fn change_state<T>(
     f: impl FnOnce(&mut State) -> Result<T>,
 ) -> Result<T> {
     let mut st = state::load(&files.state, true)?;
+    if let Some(fix) = rules::clock::correct(&mut st, Clock::read().now) {
+        errln!(
+            "warning: the clock went back: {} stored time(s) were in the future and were reset{}",
+            fix.times,
+            if fix.voided.is_empty() {
+                String::new()
+            } else {
+                format!("; ended: {}", fix.voided.join(", "))
+            }
+        );
+    }
     let result = f(&mut st);
     state::save(&files.state, &mut st)?;
     result
