@@ -8,6 +8,7 @@ mod fleet;
 mod manual;
 mod openclaw;
 mod robust;
+mod safety;
 mod tick;
 mod util;
 mod watching;
