@@ -451,3 +451,27 @@ fn a_full_disk_never_makes_a_start_happen_twice() {
     let texts = delivered(&env);
     assert_eq!(texts.len(), 2, "{texts:?}");
 }
+
+#[test]
+fn a_status_error_with_a_timestamp_is_one_anomaly_not_one_a_minute() {
+    let mut env = TestEnv::new();
+    let status = env.script(
+        "status.sh",
+        "echo \"connection refused at $(date +%s%N), attempt $$\" >&2; exit 1",
+    );
+    env.config(&config_with(json!([long_job("j", &status, "/bin/true")])));
+    let mut alerts = 0;
+    for minute in 0..10 {
+        env.at(NOON + 60.0 * minute as f64);
+        let run = env.tick();
+        run.code(0);
+        alerts += run.stdout.matches("connection refused").count();
+    }
+    assert_eq!(alerts, 1, "one alert in ten minutes");
+    // The reminder comes after max(900 s, reportEverySeconds = 1800 s).
+    env.at(NOON + 1800.0);
+    assert!(
+        env.tick().stdout.contains("connection refused"),
+        "a reminder"
+    );
+}
