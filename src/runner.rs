@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::config::Job;
 use crate::process::{self, Ending, Output};
 use crate::status::{self, Observation};
+use crate::text;
 
 /// Time limit of an automatic `start` (SPEC §5.2).
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -99,7 +100,14 @@ impl Runner for DryRun {
 
 fn run_now(job: &Job, which: Which, limit: Duration) -> Output {
     match job.command(which.name()) {
-        Some(argv) => process::run(&process::Spec::new(argv, &job.cwd, limit)),
+        Some(argv) => {
+            let mut out = process::run(&process::Spec::new(argv, &job.cwd, limit));
+            // What a job prints reaches reports, terminals and the state:
+            // no escape sequences, no control characters (SPEC §3).
+            out.stdout = text::safe_block(&out.stdout);
+            out.stderr = text::safe_block(&out.stderr);
+            out
+        }
         None => Output::not_run(
             Ending::FailedToStart(format!("{} has no {} command", job.id, which.name())),
             limit,
