@@ -5,6 +5,7 @@ mod commands;
 mod compat;
 mod delivery;
 mod manual;
+mod openclaw;
 mod robust;
 mod tick;
 mod util;
