@@ -554,3 +554,20 @@ fn a_closed_stdout_loses_the_printed_report_never_the_state() {
     assert_eq!(starts(&env), 1, "started once, its backoff saved");
     assert_eq!(env.state()["jobs"]["j"]["lastAutoResumeAt"], json!(NOON));
 }
+
+#[test]
+fn a_deeply_nested_openclaw_config_is_an_error_not_a_crash() {
+    let mut env = TestEnv::new();
+    env.write(
+        "openclaw.json",
+        &format!("{{\"a\": {}{}}}", "[".repeat(60_000), "]".repeat(60_000)),
+    );
+    env.config(&config_with(json!([paused_job(&env)])));
+    for minute in 0..2 {
+        env.at(NOON + 60.0 * minute as f64);
+        let run = env.run(&["tick"]);
+        run.code(3).stderr_has("nested deeper");
+    }
+    assert_eq!(starts(&env), 1, "the start was saved once, not repeated");
+    assert_eq!(env.state()["outbox"].as_array().map(Vec::len), Some(1), "kept");
+}
