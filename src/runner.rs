@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::config::Job;
 use crate::process::{self, Ending, Output};
+use crate::signals;
 use crate::status::{self, Observation};
 use crate::text;
 
@@ -65,7 +66,18 @@ pub struct Real;
 
 impl Runner for Real {
     fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
-        Ran::Done(run_now(job, which, limit))
+        Ran::Done(run_now(job, which, limit, true))
+    }
+}
+
+/// [`Real`], except that a SIGHUP does not stop the command: `run` of a
+/// write job by a person waits for the job when the terminal goes away and
+/// records its result (SPEC §11 "Approvals"). SIGINT and SIGTERM still stop it.
+pub struct OutlivesHangup;
+
+impl Runner for OutlivesHangup {
+    fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
+        Ran::Done(run_now(job, which, limit, false))
     }
 }
 
@@ -88,7 +100,7 @@ impl DryRun {
 impl Runner for DryRun {
     fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
         if which == Which::Status {
-            return Ran::Done(run_now(job, which, limit));
+            return Ran::Done(run_now(job, which, limit, true));
         }
         self.recorded
             .lock()
@@ -98,10 +110,13 @@ impl Runner for DryRun {
     }
 }
 
-fn run_now(job: &Job, which: Which, limit: Duration) -> Output {
+fn run_now(job: &Job, which: Which, limit: Duration, hangup_stops: bool) -> Output {
     match job.command(which.name()) {
         Some(argv) => {
-            let mut out = process::run(&process::Spec::new(argv, &job.cwd, limit));
+            let spec = process::Spec::new(argv, &job.cwd, limit);
+            let mut out = process::run_until(&spec, &|| {
+                signals::received_stopping(hangup_stops).is_some()
+            });
             // What a job prints reaches reports, terminals and the state:
             // no escape sequences, no control characters (SPEC §3).
             out.stdout = text::safe_block(&out.stdout);

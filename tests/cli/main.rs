@@ -4,9 +4,11 @@
 mod commands;
 mod compat;
 mod delivery;
+mod fleet;
 mod manual;
 mod openclaw;
 mod robust;
+mod safety;
 mod tick;
 mod util;
 mod watching;
