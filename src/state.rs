@@ -102,6 +102,16 @@ pub struct InProgress {
     pub extra: Map<String, Value>,
 }
 
+/// A value of an unexpected shape counts as absent (SPEC §4: read leniently),
+/// rather than making the whole file unreadable.
+fn lenient<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
+}
+
 /// Per-job state. Optional keys are left out of the file when unset.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
