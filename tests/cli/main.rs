@@ -4,6 +4,7 @@
 mod commands;
 mod compat;
 mod delivery;
+mod pyref;
 mod robust;
 mod server;
 mod tick;
