@@ -2,15 +2,45 @@
 
 use std::path::{Path, PathBuf};
 
-/// `~` or `~/…` at the start of a path the user gave becomes their home.
+/// `~` or `~/…` at the start of a path the user gave becomes their home,
+/// `~user` or `~user/…` that user's home (as Python's `expanduser` reads
+/// it); an unknown user leaves the path as it is.
 pub fn expand_tilde(path: &str) -> PathBuf {
-    if path == "~" {
-        return home_dir();
+    let Some(rest) = path.strip_prefix('~') else {
+        return PathBuf::from(path);
+    };
+    let (user, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let home = if user.is_empty() {
+        home_dir()
+    } else {
+        match user_home(user) {
+            Some(h) => h,
+            None => return PathBuf::from(path),
+        }
+    };
+    if tail.is_empty() {
+        home
+    } else {
+        home.join(tail)
     }
-    if let Some(rest) = path.strip_prefix("~/") {
-        return home_dir().join(rest);
-    }
-    PathBuf::from(path)
+}
+
+/// The home folder of the user `name` from `/etc/passwd` (users known only
+/// to a directory service are not found there).
+pub fn user_home(name: &str) -> Option<PathBuf> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd_home(&passwd, name)
+}
+
+fn passwd_home(passwd: &str, name: &str) -> Option<PathBuf> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == name)
+            .then(|| fields.nth(4))
+            .flatten()
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
 /// The user's home folder: `$HOME`, else what the OS says.
@@ -82,6 +112,24 @@ mod tests {
         assert_eq!(expand_tilde("/a/~/b"), PathBuf::from("/a/~/b"));
         assert_eq!(expand_tilde("~/x"), home_dir().join("x"));
         assert_eq!(expand_tilde("~"), home_dir());
-        assert_eq!(expand_tilde("~other/x"), PathBuf::from("~other/x"));
+        assert_eq!(
+            expand_tilde("~no-such-user-here/x"),
+            PathBuf::from("~no-such-user-here/x"),
+            "an unknown user: as it is"
+        );
+    }
+
+    #[test]
+    fn tilde_user_is_that_users_home() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nbin:x:2:2:bin:/bin:/usr/sbin/nologin\n\
+                      odd:x:3:3::\n";
+        assert_eq!(passwd_home(passwd, "bin"), Some(PathBuf::from("/bin")));
+        assert_eq!(passwd_home(passwd, "root"), Some(PathBuf::from("/root")));
+        assert_eq!(passwd_home(passwd, "odd"), None, "no home field");
+        assert_eq!(passwd_home(passwd, "ro"), None, "whole names only");
+        // root is in every /etc/passwd.
+        let root = user_home("root").expect("root has a home");
+        assert_eq!(expand_tilde("~root"), root);
+        assert_eq!(expand_tilde("~root/jobs"), root.join("jobs"));
     }
 }

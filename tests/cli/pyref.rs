@@ -88,7 +88,11 @@ impl Case {
         let fill = |t: &str| t.replace(PLACEHOLDER, &root);
         let files = self.dir.join("files");
         for path in walk(&files) {
-            let rel = path.strip_prefix(&files).unwrap().to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(&files)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             write_file(&env, &rel, &fill(&read(&path).unwrap()));
         }
         env.write(
@@ -192,7 +196,8 @@ fn state_differences(ours: &Value, python: &Value, skip: &[String]) -> Vec<Strin
     let empty = Map::new();
     let py_jobs = python["jobs"].as_object().unwrap_or(&empty);
     let our_jobs = ours["jobs"].as_object().unwrap_or(&empty);
-    for id in py_jobs.keys().chain(our_jobs.keys()) {
+    let ids: std::collections::BTreeSet<&String> = py_jobs.keys().chain(our_jobs.keys()).collect();
+    for id in ids {
         for key in JOB_KEYS {
             let ptr = format!("/jobs/{id}{key}");
             check(ptr.clone(), ours.pointer(&ptr), python.pointer(&ptr));
@@ -303,7 +308,10 @@ fn replay_from(case: &Case, k: usize, failures: &mut Vec<String>) {
                 }
             }
         }
-        if let Some(mode) = meta["mode"].as_str().filter(|_| case.spec["checkMode"] == true) {
+        if let Some(mode) = meta["mode"]
+            .as_str()
+            .filter(|_| case.spec["checkMode"] == true)
+        {
             let got = fs::metadata(env.state_path())
                 .map(|m| format!("{:04o}", m.permissions().mode() & 0o7777))
                 .unwrap_or_default();
