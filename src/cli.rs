@@ -73,6 +73,9 @@ pub enum Command {
     /// Run a job's stop command, else SIGTERM the pid its status reports
     Stop {
         job: String,
+        /// Allow a stop command of a job whose risk is not read_only
+        #[arg(long)]
+        allow_risk: bool,
         #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
         timeout_seconds: f64,
     },

@@ -20,6 +20,8 @@ pub enum Code {
     Refused = 4,
     /// The state lock is held by another run.
     Locked = 75,
+    /// Hung up by SIGHUP.
+    HungUp = 129,
     /// Interrupted by SIGINT.
     Interrupted = 130,
     /// Terminated by SIGTERM.
@@ -29,6 +31,16 @@ pub enum Code {
 impl Code {
     pub fn as_u8(self) -> u8 {
         self as u8
+    }
+
+    /// The exit code for a signal that stopped a run: 128 + the signal for
+    /// SIGHUP, SIGINT and SIGTERM (the only ones handled), else 143.
+    pub fn for_signal(sig: i32) -> Code {
+        match sig {
+            1 => Code::HungUp,
+            2 => Code::Interrupted,
+            _ => Code::Terminated,
+        }
     }
 }
 

@@ -1,40 +1,45 @@
 //! ops-monitor: watch long-running scripts on one host and report on them
 //! through Telegram (or another channel) without a language model in the loop.
 //!
-//! `main.rs` calls [`main_entry`]; everything else starts at [`run`]. The
-//! modules split along what they own: the command line ([`cli`]), the job
-//! config ([`config`]), the state file ([`state`]), running a command
-//! ([`process`]), the status contract ([`status`]), the pure decision rules
-//! ([`rules`]), the report text ([`report`]), delivery ([`deliver`],
-//! [`outbox`]), and the commands that orchestrate them ([`commands`], [`tick`]).
+//! `main.rs` calls [`main_entry`]; everything else starts at [`run`], which
+//! hands each subcommand to its module. The modules split along what they
+//! own: the command line (`cli`), the job config (`config`), the state file
+//! (`state`), running a process (`process`) and a job's commands behind a
+//! seam (`runner`), the status contract (`status`), the pure decision rules
+//! and the safety policy (`rules`), the report text (`report`), text helpers (`text`), delivery
+//! (`deliver`, `outbox`), and the commands that orchestrate them (`tick`,
+//! `commands`). Every module is private: the binary is the interface.
 
-pub mod cli;
-pub mod clock;
-pub mod commands;
-pub mod config;
-pub mod deliver;
-pub mod exit;
-pub mod outbox;
-pub mod paths;
-pub mod process;
-pub mod report;
-pub mod rules;
-pub mod selftest;
-pub mod signals;
-pub mod state;
-pub mod status;
-pub mod tick;
+mod cli;
+mod clock;
+mod commands;
+mod config;
+mod deliver;
+mod exit;
+mod outbox;
+mod paths;
+mod process;
+mod report;
+mod rules;
+mod runner;
+mod selftest;
+mod signals;
+mod state;
+mod status;
+mod text;
+mod tick;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
+use crate::cli::{Cli, Command};
 use crate::exit::{Code, Exit};
 
 /// Parse the command line, run, print an error once with its chain, and map
 /// the outcome to the SPEC's exit codes.
 pub fn main_entry() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code.as_u8()),
         Err(err) => {
@@ -49,6 +54,46 @@ pub fn main_entry() -> ExitCode {
 }
 
 /// Run one command.
-pub fn run(cli: cli::Cli) -> anyhow::Result<Code> {
-    commands::dispatch(cli)
+fn run(cli: Cli) -> anyhow::Result<Code> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Tick(args) => tick::run(g, args),
+        Command::ValidateConfig { strict } => commands::validate_config(g, *strict),
+        Command::Status { json } => commands::status(g, *json),
+        Command::Start {
+            job,
+            allow_risk,
+            timeout_seconds,
+        } => commands::start(g, job, *allow_risk, *timeout_seconds),
+        Command::Stop {
+            job,
+            allow_risk,
+            timeout_seconds,
+        } => commands::stop(g, job, *allow_risk, *timeout_seconds),
+        Command::Run {
+            job,
+            dry_run,
+            timeout_seconds,
+        } => commands::run(g, job, *dry_run, *timeout_seconds),
+        Command::Approve { job, for_, note } => commands::approve(g, job, *for_, note.clone()),
+        Command::Revoke { job } => commands::revoke(g, job),
+        Command::Silence {
+            which,
+            for_,
+            reason,
+        } => commands::silence(g, which, Some((*for_, reason.clone()))),
+        Command::Unsilence { which } => commands::silence(g, which, None),
+        Command::Notify { text, target } => commands::notify(g, text, target.clone()),
+        Command::Logs { job } => commands::logs(g, job),
+        Command::Selftest => selftest::run(),
+        Command::Schema => {
+            println!("{}", config::SCHEMA.trim_end());
+            Ok(Code::Ok)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "ops-monitor", &mut std::io::stdout());
+            Ok(Code::Ok)
+        }
+    }
 }

@@ -42,6 +42,8 @@ pub enum ChannelSpec {
     Telegram {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
     Webhook {
         url: String,
@@ -59,15 +61,19 @@ pub enum ChannelSpec {
 impl Default for ChannelSpec {
     /// Telegram with the default target: what the Python version had.
     fn default() -> Self {
-        ChannelSpec::Telegram { target: None }
+        ChannelSpec::Telegram {
+            target: None,
+            account: None,
+        }
     }
 }
 
 impl From<&Channel> for ChannelSpec {
     fn from(c: &Channel) -> Self {
         match c {
-            Channel::Telegram { target } => ChannelSpec::Telegram {
+            Channel::Telegram { target, account } => ChannelSpec::Telegram {
                 target: target.clone(),
+                account: account.clone(),
             },
             Channel::Webhook { url, headers } => ChannelSpec::Webhook {
                 url: url.clone(),
@@ -84,8 +90,20 @@ impl ChannelSpec {
     /// and where it goes (never a header, which may hold a secret).
     pub fn key(&self) -> String {
         match self {
-            ChannelSpec::Telegram { target: None } => "telegram".to_string(),
-            ChannelSpec::Telegram { target: Some(t) } => format!("telegram:{t}"),
+            // The account is part of the destination: another bot posts
+            // elsewhere. Without one, the key is what it always was.
+            ChannelSpec::Telegram { target, account } => {
+                let mut key = "telegram".to_string();
+                if let Some(a) = account {
+                    key.push('@');
+                    key.push_str(a);
+                }
+                if let Some(t) = target {
+                    key.push(':');
+                    key.push_str(t);
+                }
+                key
+            }
             ChannelSpec::Webhook { url, .. } => format!("webhook:{url}"),
             ChannelSpec::File { path } => format!("file:{}", path.display()),
             ChannelSpec::Command { argv } => format!("command:{}", argv.join(" ")),
@@ -318,7 +336,7 @@ mod tests {
     fn round_trip_keeps_unknown_keys_and_reads_bare_entries() {
         let text = r#"{"text":"hello","future":1}"#;
         let e: OutboxMessage = serde_json::from_str(text).unwrap();
-        assert_eq!(e.channel_spec, ChannelSpec::Telegram { target: None });
+        assert_eq!(e.channel_spec, ChannelSpec::default());
         assert_eq!(e.header_and_sections(), ("hello".to_string(), vec![]));
         let back = serde_json::to_value(&e).unwrap();
         assert_eq!(back["future"], 1);

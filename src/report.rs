@@ -8,7 +8,8 @@ use crate::clock::Clock;
 use crate::config::Lang;
 use crate::deliver::Message;
 use crate::rules::{AutorunNote, CheckResult, JobSection, Section, StateLine};
-use crate::status::{cap, python_float, Level};
+use crate::status::{python_float, Level};
+use crate::text::cap;
 
 /// Most characters of one progress value shown in a report.
 pub const PROGRESS_VALUE_CHARS: usize = 200;
@@ -82,10 +83,20 @@ pub fn render(section: &Section, lang: Lang) -> String {
             lines.push(format!("• {name} ({id})"));
             lines.push("- would run (dry-run)".into());
         }
-        Section::ConfigInvalid { path, error } => {
+        Section::ConfigInvalid {
+            path,
+            error,
+            watching_since,
+        } => {
             lines.push("• ALERT: ops-jobs config invalid".into());
             lines.push(format!("- path: {path}"));
             lines.push(format!("- error: {error}"));
+            if let Some(t) = watching_since {
+                lines.push(format!(
+                    "- still watching with the config from {}",
+                    crate::clock::local_text(*t, "%Y-%m-%d %H:%M")
+                ));
+            }
         }
         Section::StateCorrupt { detail } => {
             lines.push("• ALERT: state file was corrupt; a fresh state was started".into());

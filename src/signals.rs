@@ -8,6 +8,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
+use signal_hook::consts::{SIGINT, SIGTERM};
+
 /// The last signal received, or 0 for none. A plain static (not an `Arc`) so
 /// the handler needs nothing but an atomic store.
 static RECEIVED: AtomicUsize = AtomicUsize::new(0);
@@ -18,7 +20,7 @@ static INSTALL: Once = Once::new();
 /// Calling it again does nothing.
 pub fn install() {
     INSTALL.call_once(|| {
-        for sig in [libc::SIGINT, libc::SIGTERM] {
+        for sig in [SIGINT, SIGTERM] {
             // Registering can only fail for signals signal-hook forbids
             // (SIGKILL, SIGSTOP, ...), never for these two; should it fail
             // anyway, the default action (dying at once) still applies, which
@@ -30,7 +32,7 @@ pub fn install() {
     });
 }
 
-/// The signal received so far, if any (`libc::SIGINT` or `libc::SIGTERM`).
+/// The signal received so far, if any (`SIGINT` or `SIGTERM`).
 pub fn received() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,

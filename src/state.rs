@@ -276,16 +276,23 @@ impl State {
         self.jobs.entry(id.to_string()).or_default()
     }
 
-    /// Keep at most [`QUEUE_KEEP`] items: drop the oldest finished ones first,
-    /// and never an item that still has to run while a finished one is left.
+    /// Keep at most [`QUEUE_KEEP`] items: drop the oldest finished ones,
+    /// never an item that still has to run (the queue may then stay longer).
+    /// One pass, whatever the queue's length.
     pub fn trim_queue(&mut self) {
-        while self.queue.len() > QUEUE_KEEP {
-            let finished = self
-                .queue
-                .iter()
-                .position(|q| !matches!(q.status, QueueStatus::Pending | QueueStatus::Running));
-            self.queue.remove(finished.unwrap_or(0));
+        let mut excess = self.queue.len().saturating_sub(QUEUE_KEEP);
+        if excess == 0 {
+            return;
         }
+        self.queue.retain(|q| {
+            let finished = !matches!(q.status, QueueStatus::Pending | QueueStatus::Running);
+            if finished && excess > 0 {
+                excess -= 1;
+                false
+            } else {
+                true
+            }
+        });
     }
 
     /// The state as the file holds it: 2-space indent, sorted keys, non-ASCII
@@ -357,19 +364,102 @@ pub fn lock_path(state_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Read the state. A missing file is a fresh state. A file that is not a JSON
-/// object of the expected shape is moved aside to
-/// `<name>.corrupt-<UTC time>` and a fresh state remembers where it went, so
-/// the next report can say so. `move_aside: false` (read-only commands, dry
-/// runs) leaves the file where it is.
+/// The path the state really lives at (SPEC §4, §8, §11 "State path
+/// safety"): symbolic links followed — the lock and the write apply to the
+/// file a link points to, and the link stays a link — and refused with exit
+/// 2 unless it is a regular file or does not exist yet. Called before
+/// anything is read, locked or written.
+pub fn checked_path(path: &Path) -> Result<PathBuf> {
+    let real = follow_links(path)?;
+    match fs::metadata(&real) {
+        Ok(m) if m.is_file() => Ok(real),
+        Ok(m) => {
+            let what = if m.is_dir() {
+                "a folder"
+            } else {
+                "not a regular file (a device, FIFO or socket)"
+            };
+            Err(exit::fail(
+                Code::Usage,
+                format!(
+                    "refused: the state path {} is {what}; point --state-file at a file",
+                    real.display()
+                ),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(real),
+        Err(e) => Err(e).with_context(|| format!("cannot look at state {}", real.display())),
+    }
+}
+
+/// Follow symbolic links (also dangling ones: the target is where the first
+/// write creates the state), at most 40 deep as the kernel does.
+fn follow_links(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::read_link(&current)
+                    .with_context(|| format!("cannot read link {}", current.display()))?;
+                current = match current.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(exit::fail(
+        Code::Usage,
+        format!(
+            "refused: the state path {} is a loop of links",
+            path.display()
+        ),
+    ))
+}
+
+/// Whether a file at `path` may be moved aside as a corrupt state: only one
+/// named like a state of ours (`ops-monitor*.json`, the default name
+/// included). Anything else that is not a state is refused, never moved.
+fn named_like_a_state(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("ops-monitor") && n.ends_with(".json"))
+}
+
+/// Read the state (from a path [`checked_path`] returned). A missing file is
+/// a fresh state. A file that is not a JSON object is corrupt: moved aside
+/// to `<name>.corrupt-<UTC time>` when it is named like a state, and a fresh
+/// state remembers where it went, so the next report can say so; any other
+/// file — and a job config (a top-level `jobs` list) — is refused with exit
+/// 2, never moved and never written. `move_aside: false` (read-only
+/// commands, dry runs) leaves the file where it is.
 pub fn load(path: &Path, move_aside: bool) -> Result<State> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::default()),
         Err(e) => return Err(e).with_context(|| format!("cannot read state {}", path.display())),
     };
+    if looks_like_a_job_config(&bytes) {
+        return Err(exit::fail(
+            Code::Usage,
+            format!(
+                "refused: {} holds a job config (a top-level \"jobs\" list), not a state; \
+                 point --state-file somewhere else",
+                path.display()
+            ),
+        ));
+    }
     match parse(&bytes) {
         Ok(state) => Ok(state),
+        Err(why) if !named_like_a_state(path) => Err(exit::fail(
+            Code::Usage,
+            format!(
+                "refused: {} is not an ops-monitor state ({why}) and is not named like one \
+                 (ops-monitor*.json), so it is neither used nor moved aside",
+                path.display()
+            ),
+        )),
         Err(why) => {
             let mut state = State::default();
             if move_aside {
@@ -390,6 +480,14 @@ pub fn load(path: &Path, move_aside: bool) -> Result<State> {
             Ok(state)
         }
     }
+}
+
+/// A JSON object whose `jobs` is a list: an `ops-jobs.json`, not a state.
+fn looks_like_a_job_config(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|v| v.get("jobs").map(Value::is_array))
+        .unwrap_or(false)
 }
 
 /// Parse state text; the error says why it is not a usable state.
@@ -459,6 +557,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(&dir)?;
     tmp.write_all(bytes)?;
+    // An existing file keeps its permission bits (a user's 0644 stays 0644);
+    // a new one keeps the temp file's 0600 — it holds output and approvals.
+    if let Ok(old) = fs::metadata(path) {
+        tmp.as_file().set_permissions(old.permissions())?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     File::open(&dir)?.sync_all()?;
@@ -515,5 +618,21 @@ mod tests {
         assert_eq!(s.queue.len(), QUEUE_KEEP);
         assert_eq!(s.queue[0].id, "0", "the pending item is kept");
         assert_eq!(s.queue[1].id, "3");
+    }
+
+    #[test]
+    fn trim_queue_never_drops_pending_items() {
+        let mut s = State::default();
+        for i in 0..(QUEUE_KEEP + 5) {
+            let mut item = QueueItem::new("j", 0.0, 0.0, String::new());
+            item.id = i.to_string();
+            if i == 7 {
+                item.status = QueueStatus::Failed;
+            }
+            s.queue.push(item);
+        }
+        s.trim_queue();
+        assert_eq!(s.queue.len(), QUEUE_KEEP + 4, "only the finished item goes");
+        assert!(s.queue.iter().all(|q| q.status == QueueStatus::Pending));
     }
 }

@@ -1,358 +1,393 @@
 //! `tick` (SPEC §5): one monitoring pass. It orchestrates — lock, read,
-//! run commands, ask `rules` what they mean, render, deliver, save — and
-//! decides nothing itself.
+//! run commands through a [`Runner`], ask `rules` what they mean, render,
+//! deliver, save — and decides nothing itself.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 
 use crate::cli::{Global, TickArgs};
 use crate::clock::Clock;
-use crate::config::{self, Config, Job, Kind};
+use crate::config::{self, Config, Job, Kind, LastGood};
 use crate::deliver::{self, Context};
 use crate::exit::Code;
 use crate::paths::Files;
-use crate::process::{self, Output};
 use crate::report;
-use crate::rules::{self, Autorun, AutorunNote, QueueVerdict, Section};
+use crate::rules::{self, Autorun, AutorunNote, QueueVerdict, Section, TickEnd};
+use crate::runner::{self, DryRun, Ran, Real, Runner, Which};
 use crate::signals;
-use crate::state::{self, MonitorRecord, QueueStatus, State};
-use crate::status::{self, Observation};
+use crate::state::{self, MonitorRecord, State};
 
-/// Time limit of an automatic `start` (SPEC §5.2).
-pub const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default time limit of a queued or scheduled run (SPEC §5.4).
-pub const RUN_TIMEOUT_SECONDS: f64 = 300.0;
-/// Least time between two config-error alerts.
-pub const CONFIG_ERROR_EVERY: f64 = 3600.0;
+/// What one pass works with: where the files are, how it was asked to run,
+/// the clock reading it decides by, and the runner of job commands.
+struct Tick<'a> {
+    files: Files,
+    global: &'a Global,
+    args: &'a TickArgs,
+    clock: Clock,
+    started: Instant,
+    runner: &'a dyn Runner,
+    /// A dry run: nothing is delivered and nothing is written.
+    dry: bool,
+}
 
 pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     signals::install();
     let started = Instant::now();
-    let files = Files::resolve(global.config_file.as_deref(), global.state_file.as_deref());
+    let mut files = Files::resolve(global.config_file.as_deref(), global.state_file.as_deref());
+    files.state = state::checked_path(&files.state)?;
+    let dry = DryRun::default();
+    let runner: &dyn Runner = if args.dry_run { &dry } else { &Real };
     // A dry run writes nothing, not even the lock file or its folder.
     let _lock = if args.dry_run {
         None
     } else {
         Some(state::lock(&files.state, global.lock_timeout)?)
     };
-    let mut st = state::load(&files.state, !args.dry_run)?;
-    let clock = Clock::read();
-    let deliver_now = !args.print_only && !args.dry_run;
-
-    let mut sections = Vec::new();
-    if let Some(detail) = st.corrupt_moved_to.take() {
-        sections.push(Section::StateCorrupt { detail });
-    }
-
-    let known = st.config_fingerprint.take();
-    let config = match config::load_remembered(&files.config, &files.home, false, known.as_deref())
-    {
-        Ok((c, print)) => {
-            st.config_fingerprint = Some(print);
-            c
-        }
-        Err(e) => {
-            return config_invalid(&files, args, st, sections, &clock, &e, started, global);
-        }
-    };
-    let lang = args.lang.unwrap_or(config.defaults.language);
-    let ctx = Context::from_env(
-        config.defaults.notify.clone(),
-        args.target.clone(),
-        files.openclaw_config.clone(),
-    );
-    let mut notices = Vec::new();
-    if deliver_now && !st.outbox.is_empty() {
-        notices.extend(deliver::flush_outbox(&mut st, &ctx, clock.now).notices);
-    }
-
-    run_queue(&config, &mut st, &clock, args.dry_run, &mut sections);
-    if signals::received().is_none() {
-        run_checks(&config, &mut st, &clock, args.dry_run, &mut sections);
-    }
-    if signals::received().is_none() {
-        watch_long_jobs(&config, &mut st, &clock, args, &mut sections);
-    }
-
-    if !sections.is_empty() {
-        let msg = report::message(lang, Some(&clock), &sections, clock.now);
-        if deliver_now {
-            notices.extend(deliver::deliver(&mut st, &ctx, &msg, clock.now).notices);
-        } else {
-            println!("{}", msg.text());
-        }
-    }
-    for n in &notices {
-        eprintln!("{n}");
-    }
-    if global.verbose > 0 {
-        eprintln!(
-            "tick: {} job(s), {} section(s), outbox {}, {} ms",
-            config.jobs.len(),
-            sections.len(),
-            st.outbox.len(),
-            started.elapsed().as_millis()
-        );
-    }
-    finish(
-        &files,
-        st,
-        args.dry_run,
-        deliver_now,
-        &clock,
+    let st = state::load(&files.state, !args.dry_run)?;
+    let tick = Tick {
+        files,
+        global,
+        args,
+        clock: Clock::read(),
         started,
-        Code::Ok,
-    )
-}
-
-/// Save (unless dry run) and pick the exit code: a signal wins, then an
-/// undelivered report, then `base` (ok, or a config error).
-fn finish(
-    files: &Files,
-    mut st: State,
-    dry_run: bool,
-    deliver_now: bool,
-    clock: &Clock,
-    started: Instant,
-    base: Code,
-) -> Result<Code> {
-    let code = match signals::received() {
-        Some(libc::SIGINT) => Code::Interrupted,
-        Some(_) => Code::Terminated,
-        None if deliver_now && !st.outbox.is_empty() => Code::Undelivered,
-        None => base,
+        runner,
+        dry: args.dry_run,
     };
-    if !dry_run {
-        let outcome = match code {
-            Code::Ok => "ok",
-            Code::Undelivered => "undelivered",
-            Code::Usage => "config invalid",
-            _ => "interrupted",
-        };
-        let extra = st.monitor.take().map(|m| m.extra).unwrap_or_default();
-        st.monitor = Some(MonitorRecord {
-            last_tick_at: clock.now,
-            last_tick_duration_ms: started.elapsed().as_millis() as u64,
-            last_tick_outcome: outcome.to_string(),
-            extra,
-        });
-        state::save(&files.state, &mut st)?;
+    let code = tick.pass(st);
+    if global.verbose > 0 {
+        for (id, which) in dry.recorded() {
+            eprintln!("dry run: would run {id}'s {} command", which.name());
+        }
     }
-    Ok(code)
+    code
 }
 
-/// SPEC §5 step 2: alert at most once an hour, save, exit 2.
-#[allow(clippy::too_many_arguments)]
-fn config_invalid(
-    files: &Files,
-    args: &TickArgs,
-    mut st: State,
-    mut sections: Vec<Section>,
-    clock: &Clock,
-    err: &config::ConfigError,
-    started: Instant,
-    global: &Global,
-) -> Result<Code> {
-    let error = err.to_string();
-    if !global.quiet || args.print_only {
-        eprintln!("ERROR: config invalid: {}: {error}", files.config.display());
+impl Tick<'_> {
+    /// Reports go out through the channels, or to stdout.
+    fn delivers(&self) -> bool {
+        !self.args.print_only && !self.dry
     }
-    let due = st
-        .last_config_error_at
-        .is_none_or(|t| clock.now - t >= CONFIG_ERROR_EVERY);
-    if due {
-        sections.push(Section::ConfigInvalid {
-            path: files.config.display().to_string(),
-            error,
-        });
-        st.last_config_error_at = Some(clock.now);
-    }
-    if !sections.is_empty() {
-        let lang = args.lang.unwrap_or_default();
-        // The time-less header: the alert is about the file, not a pass.
-        let msg = report::message(lang, None, &sections, clock.now);
-        if args.print_only || args.dry_run {
-            println!("{}", msg.text());
-        } else {
-            let ctx = Context::from_env(None, args.target.clone(), files.openclaw_config.clone());
-            for n in deliver::deliver(&mut st, &ctx, &msg, clock.now).notices {
-                eprintln!("{n}");
+
+    fn pass(&self, mut st: State) -> Result<Code> {
+        let mut sections = Vec::new();
+        if let Some(detail) = st.corrupt_moved_to.take() {
+            sections.push(Section::StateCorrupt { detail });
+        }
+
+        let known = st.config_fingerprint.take();
+        let text = match std::fs::read_to_string(&self.files.config) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.no_config(st),
+            Err(e) => {
+                let err = config::ConfigError {
+                    path: self.files.config.clone(),
+                    problems: vec![format!("cannot read config file: {e}")],
+                };
+                return self.config_invalid(st, sections, &err, None);
+            }
+        };
+        let last_good = LastGood::beside(&self.files.state);
+        let (config, watch_only) = match config::parse_remembered(
+            &text,
+            &self.files.config,
+            &self.files.home,
+            false,
+            known.as_deref(),
+        ) {
+            Ok((c, print)) => {
+                if !self.dry {
+                    if let Err(e) = last_good.keep(&text, &print, known.as_deref()) {
+                        eprintln!("warning: cannot keep a copy of the good config: {e}");
+                    }
+                }
+                st.config_fingerprint = Some(print);
+                (c, false)
+            }
+            Err(e) => {
+                // The fingerprint still names the copy that validated.
+                st.config_fingerprint = known;
+                let Some((good, kept_at)) = last_good.load(&self.files.config, &self.files.home)
+                else {
+                    return self.config_invalid(st, sections, &e, Some(&text));
+                };
+                self.say_config_invalid(&mut st, &mut sections, &e, Some(kept_at));
+                (good, true)
+            }
+        };
+        let now = self.clock.now;
+        let lang = self.args.lang.unwrap_or(config.defaults.language);
+        let ctx = Context::from_env(
+            config.defaults.notify.clone(),
+            self.args.target.clone(),
+            &self.files,
+        );
+        let mut notices = Vec::new();
+        if self.delivers() && !st.outbox.is_empty() {
+            notices.extend(deliver::flush_outbox(&mut st, &ctx, now).notices);
+        }
+
+        // With the last good config the tick only watches: nothing is
+        // started, and neither the queue nor the checks run (SPEC §5 step 2).
+        if !watch_only {
+            self.run_queue(&config, &mut st, &mut sections);
+            if signals::received().is_none() {
+                self.run_checks(&config, &mut st, &mut sections);
             }
         }
+        if signals::received().is_none() {
+            self.watch_long_jobs(&config, &mut st, &mut sections, watch_only);
+        }
+
+        if !sections.is_empty() {
+            let msg = report::message(lang, self.header_clock(&sections), &sections, now);
+            if self.delivers() {
+                notices.extend(deliver::deliver(&mut st, &ctx, &msg, now).notices);
+            } else {
+                println!("{}", msg.text());
+            }
+        }
+        for n in &notices {
+            eprintln!("{n}");
+        }
+        if self.global.verbose > 0 {
+            eprintln!(
+                "tick: {} job(s), {} section(s), outbox {}, {} ms",
+                config.jobs.len(),
+                sections.len(),
+                st.outbox.len(),
+                self.started.elapsed().as_millis()
+            );
+        }
+        self.finish(st, watch_only)
     }
-    finish(files, st, args.dry_run, false, clock, started, Code::Usage)
-}
 
-/// Whether a silence holds back this job's reports now.
-pub fn silenced(st: &State, job_id: &str, now: f64) -> bool {
-    [job_id, "*"]
-        .iter()
-        .any(|k| st.silences.get(*k).is_some_and(|s| s.until > now))
-}
-
-/// Run a command of a job with a time limit.
-pub fn run_command(job: &Job, argv: &[String], timeout: Duration) -> Output {
-    process::run(&process::Spec::new(argv, &job.cwd, timeout))
-}
-
-fn seconds(s: f64) -> Duration {
-    Duration::try_from_secs_f64(s).unwrap_or(Duration::from_secs(RUN_TIMEOUT_SECONDS as u64))
-}
-
-/// SPEC §5.4.
-fn run_queue(
-    config: &Config,
-    st: &mut State,
-    clock: &Clock,
-    dry_run: bool,
-    sections: &mut Vec<Section>,
-) {
-    for i in 0..st.queue.len() {
-        if signals::received().is_some() {
-            break;
+    /// A report that holds only the config alert has a header without a
+    /// time: it is about the file, not a pass (the Python version's form).
+    fn header_clock(&self, sections: &[Section]) -> Option<&Clock> {
+        match sections {
+            [Section::ConfigInvalid { .. }] => None,
+            _ => Some(&self.clock),
         }
-        if !rules::queue_due(&st.queue[i], clock.now) {
-            continue;
+    }
+
+    /// SPEC §11: a config file that does not exist is not invalid — say once
+    /// an hour that there is nothing to watch, and watch nothing.
+    fn no_config(&self, mut st: State) -> Result<Code> {
+        if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
+            eprintln!(
+                "ops-monitor: no job config at {}: nothing to watch (create it, or point \
+                 --config-file or OPS_MONITOR_CONFIG at it; `ops-monitor init` writes a starter)",
+                self.files.config.display()
+            );
+            st.last_config_error_at = Some(self.clock.now);
         }
-        let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
-        match verdict {
-            QueueVerdict::Run(job) if dry_run => sections.push(Section::WouldRun {
-                name: job.name.clone(),
-                id: job.id.clone(),
-            }),
-            QueueVerdict::Run(job) => {
-                let Some(argv) = job.command("run") else {
-                    continue;
-                };
-                st.queue[i].status = QueueStatus::Running;
-                let limit = st.queue[i].timeout_seconds.unwrap_or(RUN_TIMEOUT_SECONDS);
-                let out = run_command(job, argv, seconds(limit));
-                rules::record_run(st.job_mut(&job.id), &out, clock.now);
-                if let Some(s) = rules::queue_finish(&mut st.queue[i], job, &out, clock.now) {
-                    sections.push(s);
+        self.finish(st, false)
+    }
+
+    /// Print the config error, and add its alert (at most once an hour) as
+    /// the first section.
+    fn say_config_invalid(
+        &self,
+        st: &mut State,
+        sections: &mut Vec<Section>,
+        err: &config::ConfigError,
+        watching_since: Option<f64>,
+    ) {
+        let error = err.to_string();
+        let path = self.files.config.display().to_string();
+        if !self.global.quiet || self.args.print_only {
+            eprintln!("ERROR: config invalid: {path}: {error}");
+        }
+        if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
+            sections.insert(
+                0,
+                Section::ConfigInvalid {
+                    path,
+                    error,
+                    watching_since,
+                },
+            );
+            st.last_config_error_at = Some(self.clock.now);
+        }
+    }
+
+    /// Save (unless dry run) and pick the exit code (`rules::tick_exit`).
+    fn finish(&self, mut st: State, config_invalid: bool) -> Result<Code> {
+        let end = TickEnd {
+            signal: signals::received(),
+            config_invalid,
+            save_failed: false,
+            undelivered: self.delivers() && !config_invalid && !st.outbox.is_empty(),
+        };
+        let code = rules::tick_exit(end);
+        if !self.dry {
+            let outcome = match code {
+                Code::Ok => "ok",
+                Code::Undelivered => "undelivered",
+                Code::Usage => "config invalid",
+                _ => "interrupted",
+            };
+            let extra = st.monitor.take().map(|m| m.extra).unwrap_or_default();
+            st.monitor = Some(MonitorRecord {
+                last_tick_at: self.clock.now,
+                last_tick_duration_ms: self.started.elapsed().as_millis() as u64,
+                last_tick_outcome: outcome.to_string(),
+                extra,
+            });
+            state::save(&self.files.state, &mut st)?;
+        }
+        Ok(code)
+    }
+
+    /// SPEC §5 step 2 with no last good copy: alert at most once an hour
+    /// through the channels the broken file still names (else Telegram),
+    /// save, exit 2.
+    fn config_invalid(
+        &self,
+        mut st: State,
+        mut sections: Vec<Section>,
+        err: &config::ConfigError,
+        text: Option<&str>,
+    ) -> Result<Code> {
+        self.say_config_invalid(&mut st, &mut sections, err, None);
+        if !sections.is_empty() {
+            let lang = self.args.lang.unwrap_or_default();
+            let msg = report::message(
+                lang,
+                self.header_clock(&sections),
+                &sections,
+                self.clock.now,
+            );
+            if self.delivers() {
+                let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
+                let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
+                for n in deliver::deliver(&mut st, &ctx, &msg, self.clock.now).notices {
+                    eprintln!("{n}");
+                }
+            } else {
+                println!("{}", msg.text());
+            }
+        }
+        self.finish(st, true)
+    }
+
+    /// SPEC §5.4.
+    fn run_queue(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
+        let now = self.clock.now;
+        for i in 0..st.queue.len() {
+            if signals::received().is_some() {
+                break;
+            }
+            if !rules::queue_due(&st.queue[i], now) {
+                continue;
+            }
+            let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
+            let QueueVerdict::Run(job) = verdict else {
+                sections.push(rules::queue_refuse(&mut st.queue[i], &verdict, now));
+                continue;
+            };
+            let limit = runner::limit(
+                st.queue[i]
+                    .timeout_seconds
+                    .unwrap_or(runner::QUEUED_RUN_TIMEOUT_SECONDS),
+                runner::QUEUED_RUN_TIMEOUT_SECONDS,
+            );
+            match self.runner.run(job, Which::Run, limit) {
+                Ran::Recorded => sections.push(would_run(job)),
+                Ran::Done(out) => {
+                    rules::record_run(st.job_mut(&job.id), &out, now);
+                    if let Some(s) = rules::queue_finish(&mut st.queue[i], job, &out, now) {
+                        sections.push(s);
+                    }
                 }
             }
-            _ => sections.push(rules::queue_refuse(&mut st.queue[i], &verdict, clock.now)),
+        }
+        st.trim_queue();
+    }
+
+    /// SPEC §5.5.
+    fn run_checks(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
+        let now = self.clock.now;
+        for job in &config.jobs {
+            let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
+            if !rules::check_due(job, &prev, now) {
+                continue;
+            }
+            // SPEC §5.5: 60 s (a per-job `timeoutSeconds` is not read yet).
+            let limit = runner::limit(runner::CHECK_TIMEOUT_SECONDS, runner::CHECK_TIMEOUT_SECONDS);
+            let out = match self.runner.run(job, Which::Run, limit) {
+                Ran::Recorded => {
+                    sections.push(would_run(job));
+                    continue;
+                }
+                Ran::Done(out) => out,
+            };
+            if signals::received().is_some() {
+                return;
+            }
+            let quiet = rules::silenced(&st.silences, &job.id, now);
+            let (new, section) = rules::decide_check(job, &prev, &out, now, quiet);
+            st.jobs.insert(job.id.clone(), new);
+            sections.extend(section);
         }
     }
-    st.trim_queue();
-}
 
-/// SPEC §5.5.
-fn run_checks(
-    config: &Config,
-    st: &mut State,
-    clock: &Clock,
-    dry_run: bool,
-    sections: &mut Vec<Section>,
-) {
-    for job in &config.jobs {
-        let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
-        if !rules::check_due(job, &prev, clock.now) {
-            continue;
-        }
-        if dry_run {
-            sections.push(Section::WouldRun {
-                name: job.name.clone(),
-                id: job.id.clone(),
-            });
-            continue;
-        }
-        let Some(argv) = job.command("run") else {
-            continue;
-        };
-        let out = run_command(job, argv, seconds(RUN_TIMEOUT_SECONDS));
+    /// SPEC §5 steps 4–5: status commands in parallel, decisions in config order.
+    fn watch_long_jobs(
+        &self,
+        config: &Config,
+        st: &mut State,
+        sections: &mut Vec<Section>,
+        watch_only: bool,
+    ) {
+        let now = self.clock.now;
+        let jobs: Vec<&Job> = config
+            .jobs
+            .iter()
+            .filter(|j| j.enabled && j.kind == Kind::LongRunningRead)
+            .collect();
+        let observations = runner::observe_all(self.runner, &jobs, self.args.parallel as usize);
         if signals::received().is_some() {
+            // Interrupted statuses say nothing about the jobs: decide nothing.
             return;
         }
-        let quiet = silenced(st, &job.id, clock.now);
-        let (new, section) = rules::decide_check(job, &prev, &out, clock.now, quiet);
-        st.jobs.insert(job.id.clone(), new);
-        sections.extend(section);
-    }
-}
-
-/// SPEC §5 steps 6–7: status commands in parallel, decisions in config order.
-fn watch_long_jobs(
-    config: &Config,
-    st: &mut State,
-    clock: &Clock,
-    args: &TickArgs,
-    sections: &mut Vec<Section>,
-) {
-    let jobs: Vec<&Job> = config
-        .jobs
-        .iter()
-        .filter(|j| j.enabled && j.kind == Kind::LongRunningRead)
-        .collect();
-    let observations = observe_all(&jobs, args.parallel as usize);
-    if signals::received().is_some() {
-        // Interrupted statuses say nothing about the jobs: decide nothing.
-        return;
-    }
-    for (job, obs) in jobs.into_iter().zip(observations) {
-        let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
-        let mut next_prev = prev.clone();
-        let note = match rules::plan_autorun(job, &obs, &prev, clock.now, args.dry_run) {
-            Some(Autorun::Start) => {
-                let out = match job.command("start") {
-                    Some(argv) => run_command(job, argv, START_TIMEOUT),
-                    None => continue,
-                };
-                next_prev.last_start = Some(rules::run_record(&out));
-                Some(AutorunNote::from_start(&out))
+        for (job, obs) in jobs.into_iter().zip(observations) {
+            let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
+            let mut next_prev = prev.clone();
+            let plan = if watch_only {
+                None
+            } else {
+                rules::plan_autorun(job, &obs, &prev, now)
+            };
+            let note = match plan {
+                Some(Autorun::Start) => {
+                    match self.runner.run(job, Which::Start, runner::START_TIMEOUT) {
+                        Ran::Recorded => Some(AutorunNote::WouldStart),
+                        Ran::Done(out) => {
+                            next_prev.last_start = Some(rules::run_record(&out));
+                            Some(AutorunNote::from_start(&out))
+                        }
+                    }
+                }
+                Some(Autorun::Suppressed) => Some(AutorunNote::Suppressed),
+                Some(Autorun::Blocked) => Some(AutorunNote::Blocked),
+                None => None,
+            };
+            let quiet = rules::silenced(&st.silences, &job.id, now);
+            let outcome = rules::decide_job(job, &obs, &next_prev, &self.clock, note, quiet);
+            st.jobs.insert(job.id.clone(), outcome.state);
+            if let Some(s) = outcome.section {
+                sections.push(Section::Job(s));
             }
-            Some(Autorun::WouldStart) => Some(AutorunNote::WouldStart),
-            Some(Autorun::Suppressed) => Some(AutorunNote::Suppressed),
-            Some(Autorun::Blocked) => Some(AutorunNote::Blocked),
-            None => None,
-        };
-        let quiet = silenced(st, &job.id, clock.now);
-        let outcome = rules::decide_job(job, &obs, &next_prev, clock, note, quiet);
-        st.jobs.insert(job.id.clone(), outcome.state);
-        if let Some(s) = outcome.section {
-            sections.push(Section::Job(s));
         }
     }
 }
 
-/// Run the status command of every job, at most `parallel` at once; the
-/// results come back in the order of `jobs`.
-pub fn observe_all(jobs: &[&Job], parallel: usize) -> Vec<Observation> {
-    let results: Vec<Mutex<Option<Observation>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    let workers = parallel.clamp(1, jobs.len().max(1));
-    if jobs.is_empty() {
-        return Vec::new();
+/// A dry run's note for a queued or scheduled job.
+fn would_run(job: &Job) -> Section {
+    Section::WouldRun {
+        name: job.name.clone(),
+        id: job.id.clone(),
     }
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                let obs = observe(job);
-                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(obs);
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .unwrap_or_else(|| Observation::Unknown("status not run".into()))
-        })
-        .collect()
-}
-
-/// One job's status run, interpreted.
-pub fn observe(job: &Job) -> Observation {
-    let Some(argv) = job.command("status") else {
-        return Observation::Unknown("no status command".into());
-    };
-    let limit = seconds(job.policy.status_timeout_seconds);
-    status::observe(&run_command(job, argv, limit), limit)
 }

@@ -12,6 +12,7 @@
 //! cross-job rules ([`resolve`]). Every problem carries its JSON path; they
 //! are sorted by path so a file's mistakes read top to bottom.
 
+mod last_good;
 #[cfg(test)]
 mod props;
 mod python;
@@ -19,6 +20,8 @@ mod resolve;
 mod schema;
 #[cfg(test)]
 mod tests;
+
+pub use last_good::LastGood;
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -173,6 +176,8 @@ impl Job {
 pub enum Channel {
     Telegram {
         target: Option<String>,
+        /// The `channels.telegram.accounts` id to post from (SPEC §7 step 2).
+        account: Option<String>,
     },
     Webhook {
         url: String,
@@ -266,12 +271,34 @@ pub fn load_remembered(
             )],
         }
     })?;
-    let print = fingerprint(&text);
-    let trusted = known_valid == Some(print.as_str());
-    parse_checked(&text, path, home, strict, !trusted).map(|config| (config, print))
+    parse_remembered(&text, path, home, strict, known_valid)
 }
 
-/// Load and validate config text (used by `load`, and by tests and selftest).
+/// [`load_remembered`] for text already read from `path`.
+pub fn parse_remembered(
+    text: &str,
+    path: &Path,
+    home: &Path,
+    strict: bool,
+    known_valid: Option<&str>,
+) -> Result<(Config, String), ConfigError> {
+    let print = fingerprint(text);
+    let trusted = known_valid == Some(print.as_str());
+    parse_checked(text, path, home, strict, !trusted).map(|config| (config, print))
+}
+
+/// The channels of `defaults.notify` in config text that does not validate,
+/// if that part can still be read — so an alert about a broken config goes
+/// where the user's reports go (SPEC §5 step 2).
+pub fn notify_of_broken(text: &str, path: &Path) -> Option<Vec<Channel>> {
+    let value: serde_json::Value =
+        serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+    let defaults = value.get("defaults")?.as_object()?;
+    resolve::notify_of(defaults, &config_folder(path))
+}
+
+/// Load and validate config text, schema included (for tests).
+#[cfg(test)]
 pub fn parse(text: &str, path: &Path, home: &Path, strict: bool) -> Result<Config, ConfigError> {
     parse_checked(text, path, home, strict, true)
 }

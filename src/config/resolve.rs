@@ -417,12 +417,17 @@ fn relative_cwd_differs(cwd: &str, base: &Path, at: JsonPath, found: &mut Found)
     );
 }
 
-fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
-    let notify = obj.get("notify").and_then(Value::as_array).map(|list| {
+/// The channels of a `defaults` object's `notify` list, if it has one.
+pub(super) fn notify_of(obj: &Map<String, Value>, base: &Path) -> Option<Vec<Channel>> {
+    obj.get("notify").and_then(Value::as_array).map(|list| {
         list.iter()
             .filter_map(|c| channel_of(c, base))
             .collect::<Vec<_>>()
-    });
+    })
+}
+
+fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
+    let notify = notify_of(obj, base);
     Defaults {
         language: match obj.get("language").and_then(Value::as_str) {
             Some("zh") => Lang::Zh,
@@ -450,6 +455,10 @@ fn channel_of(value: &Value, base: &Path) -> Option<Channel> {
                 Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(n.to_string()),
                 _ => None,
             },
+            account: str_of("account")
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
         }),
         "webhook" => Some(Channel::Webhook {
             url: str_of("url")?.to_string(),

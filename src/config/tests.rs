@@ -166,12 +166,17 @@ fn a_full_config_resolves_every_fallback() {
         d.notify.as_deref(),
         Some(
             &[
-                Channel::Telegram { target: None },
                 Channel::Telegram {
-                    target: Some("-1001234567890".into())
+                    target: None,
+                    account: None
                 },
                 Channel::Telegram {
-                    target: Some("@ops".into())
+                    target: Some("-1001234567890".into()),
+                    account: None
+                },
+                Channel::Telegram {
+                    target: Some("@ops".into()),
+                    account: None
                 },
                 Channel::Webhook {
                     url: "https://hooks.example/ops".into(),

@@ -96,7 +96,7 @@ fn command(session: &mut Session, argv: &[String], text: &str) -> Result<(), Fai
         Err(Failure::new(format!(
             "command {}: {}",
             argv[0],
-            describe_failure(&out, session.ctx.command_timeout)
+            describe_failure(&out)
         )))
     }
 }

@@ -1,13 +1,17 @@
 //! Unit tests of the decision rules. Time is a parameter: no test sleeps.
-//! Tests named `python_defect_*` pin a defect of `ops-monitor.py` that this
-//! port must not have (SPEC §5).
+//! Several pin a defect of `ops-monitor.py` that this port must not have
+//! (SPEC §5); their names say the fixed behaviour, their comments the defect.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
-use crate::config::{Policy, QuietHours};
+use crate::clock::Clock;
+use crate::config::{Kind, Policy, QuietHours, Risk};
+use crate::process::Ending;
+use crate::state::{QueueItem, QueueStatus};
+use crate::status::Observation;
 
 const T0: f64 = 1_795_244_049.0;
 
@@ -55,9 +59,8 @@ fn running(done: u32) -> String {
 /// One tick of a long job: plan automatic resume (assuming `start` exits 0)
 /// and decide.
 fn tick(job: &Job, obs: &Observation, prev: &JobState, clock: &Clock) -> JobOutcome {
-    let note = plan_autorun(job, obs, prev, clock.now, false).map(|a| match a {
+    let note = plan_autorun(job, obs, prev, clock.now).map(|a| match a {
         Autorun::Start => AutorunNote::Started,
-        Autorun::WouldStart => AutorunNote::WouldStart,
         Autorun::Suppressed => AutorunNote::Suppressed,
         Autorun::Blocked => AutorunNote::Blocked,
     });
@@ -72,6 +75,7 @@ fn output(ending: Ending, stdout: &str) -> Output {
         stdout_truncated: false,
         stderr_truncated: false,
         duration: Duration::from_millis(5),
+        limit: Duration::from_secs(300),
     }
 }
 
@@ -308,13 +312,14 @@ fn suppressed_note_rides_along_a_reported_section() {
 }
 
 #[test]
-fn python_defect_blocked_reported_for_running_write_jobs() {
+/// ops-monitor.py adds `blocked` to every tick of every enabled write-risk job.
+fn blocked_is_said_only_when_a_write_risk_job_is_paused() {
     let mut j = job();
     j.risk = Risk::WriteLocal;
     j.policy.auto_resume = true;
     // Running: nothing to resume, so no AUTORUN note at all.
     assert_eq!(
-        plan_autorun(&j, &status(&running(1)), &JobState::default(), T0, false),
+        plan_autorun(&j, &status(&running(1)), &JobState::default(), T0),
         None
     );
     let t1 = tick(&j, &status(&running(1)), &JobState::default(), &noon(T0));
@@ -328,12 +333,19 @@ fn python_defect_blocked_reported_for_running_write_jobs() {
 }
 
 #[test]
-fn python_defect_dry_run_consumes_the_backoff() {
+/// ops-monitor.py saves `lastAutoResumeAt` on a dry run, so the real tick
+/// after it refuses to start the job.
+fn dry_run_only_records_the_start_and_sets_no_backoff() {
+    use crate::runner::{DryRun, Ran, Runner, Which};
     let mut j = job();
     j.policy.auto_resume = true;
     let prev = JobState::default();
-    let plan = plan_autorun(&j, &status(PAUSED), &prev, T0, true);
-    assert_eq!(plan, Some(Autorun::WouldStart));
+    let plan = plan_autorun(&j, &status(PAUSED), &prev, T0);
+    assert_eq!(plan, Some(Autorun::Start));
+    let dry = DryRun::default();
+    let ran = dry.run(&j, Which::Start, crate::runner::START_TIMEOUT);
+    assert!(matches!(ran, Ran::Recorded), "a dry run starts nothing");
+    assert_eq!(dry.recorded(), vec![("job1".to_string(), Which::Start)]);
     let out = decide_job(
         &j,
         &status(PAUSED),
@@ -350,14 +362,12 @@ fn python_defect_dry_run_consumes_the_backoff() {
 }
 
 #[test]
-fn python_defect_unknown_status_triggers_a_start() {
+/// ops-monitor.py treats an unreadable status as paused and starts a second copy.
+fn an_unknown_status_never_triggers_a_start() {
     let mut j = job();
     j.policy.auto_resume = true;
     let obs = Observation::Unknown("status exit=1".into());
-    assert_eq!(
-        plan_autorun(&j, &obs, &JobState::default(), T0, false),
-        None
-    );
+    assert_eq!(plan_autorun(&j, &obs, &JobState::default(), T0), None);
     let prev = tick(&j, &status(&running(3)), &JobState::default(), &noon(T0)).state;
     let out = tick(&j, &obs, &prev, &noon(T0 + 60.0));
     let s = out.section.expect("unknown is an alert");
@@ -384,23 +394,23 @@ fn autorun_respects_backoff_and_risk() {
     };
     let p = status(PAUSED);
     assert_eq!(
-        plan_autorun(&j, &p, &prev, T0 + 99.0, false),
+        plan_autorun(&j, &p, &prev, T0 + 99.0),
         Some(Autorun::Suppressed)
     );
     assert_eq!(
-        plan_autorun(&j, &p, &prev, T0 + 100.0, false),
+        plan_autorun(&j, &p, &prev, T0 + 100.0),
         Some(Autorun::Start)
     );
     j.policy.auto_resume = false;
-    assert_eq!(plan_autorun(&j, &p, &prev, T0 + 100.0, false), None);
+    assert_eq!(plan_autorun(&j, &p, &prev, T0 + 100.0), None);
     j.policy.auto_resume = true;
     j.risk = Risk::WriteExternal;
     assert_eq!(
-        plan_autorun(&j, &p, &prev, T0 + 100.0, false),
+        plan_autorun(&j, &p, &prev, T0 + 100.0),
         Some(Autorun::Blocked)
     );
     assert_eq!(
-        plan_autorun(&j, &status(COMPLETED), &prev, T0 + 100.0, false),
+        plan_autorun(&j, &status(COMPLETED), &prev, T0 + 100.0),
         None
     );
 }
@@ -438,7 +448,7 @@ fn level_change_is_reported_once_and_alert_is_an_anomaly() {
     let t4 = tick(&j, &status(alert), &t3.state, &noon(T0 + 180.0));
     let s = t4.section.unwrap();
     assert!(s.action_required);
-    assert_eq!(s.level, Some(Level::Alert));
+    assert_eq!(s.level, Some(crate::status::Level::Alert));
     assert!(t4.state.last_anomaly_key.is_some());
 }
 

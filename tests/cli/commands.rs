@@ -41,6 +41,8 @@ fn daemon_pid(env: &TestEnv) -> i32 {
 }
 
 #[test]
+// Reads /proc (`alive`).
+#[cfg(target_os = "linux")]
 fn start_returns_at_once_although_the_daemon_holds_stdout_then_stop_sigterms_it() {
     let env = jobs_env();
     let began = std::time::Instant::now();

@@ -9,3 +9,4 @@ mod robust;
 mod server;
 mod tick;
 mod util;
+mod watching;

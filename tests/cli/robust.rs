@@ -110,6 +110,8 @@ fn a_held_lock_makes_tick_exit_75_and_change_nothing() {
 }
 
 #[test]
+// Reads /proc (`alive`).
+#[cfg(target_os = "linux")]
 fn hanging_status_commands_time_out_together_not_one_after_another() {
     let env = TestEnv::new();
     let hang = env.script("hang.sh", "echo $$ >> pids.log; sleep 300");
@@ -139,6 +141,7 @@ fn hanging_status_commands_time_out_together_not_one_after_another() {
     assert!(order.windows(2).all(|w| w[0] < w[1]));
 }
 
+#[cfg(target_os = "linux")]
 fn interrupted_tick(sig: &str, code: i32) {
     let env = TestEnv::new();
     let slow = env.script("slow.sh", "echo $$ > status.pid; sleep 300");
@@ -165,11 +168,15 @@ fn interrupted_tick(sig: &str, code: i32) {
 }
 
 #[test]
+// Reads /proc (`alive`).
+#[cfg(target_os = "linux")]
 fn sigterm_mid_tick_stops_children_saves_state_exits_143() {
     interrupted_tick("-TERM", 143);
 }
 
 #[test]
+// Reads /proc (`alive`).
+#[cfg(target_os = "linux")]
 fn sigint_mid_tick_exits_130() {
     interrupted_tick("-INT", 130);
 }

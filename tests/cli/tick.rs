@@ -86,6 +86,8 @@ fn unknown_status_with_autoresume_never_starts_a_second_copy() {
 }
 
 #[test]
+// Reads /proc (`alive`).
+#[cfg(target_os = "linux")]
 fn hanging_status_costs_its_time_limit_and_leaves_no_grandchild() {
     let env = TestEnv::new();
     // The status starts a grandchild that would outlive it, then hangs.

@@ -164,6 +164,11 @@ impl TestEnv {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_with_state(&self.state_path(), args)
+    }
+
+    /// [`TestEnv::command`] with another state file.
+    pub fn command_with_state(&self, state: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.env_clear();
         for (k, v) in &self.env {
@@ -173,10 +178,19 @@ impl TestEnv {
             .arg("--config-file")
             .arg(self.config_path())
             .arg("--state-file")
-            .arg(self.state_path())
+            .arg(state)
             .current_dir(self.root())
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// Run with another state file.
+    pub fn run_with_state(&self, state: &Path, args: &[&str]) -> Run {
+        Run::from(
+            self.command_with_state(state, args)
+                .output()
+                .expect("binary runs"),
+        )
     }
 
     /// The binary with only PATH, HOME and OPENCLAW_HOME set: no options,
@@ -222,15 +236,14 @@ pub fn long_job(id: &str, status: &str, start: &str) -> Value {
     })
 }
 
-/// Whether a process with this pid exists (and is not a zombie).
+/// The crate's one `/proc/PID/stat` reader, shared as a file: the crate's
+/// modules are private.
+#[path = "../../src/process/stat.rs"]
+#[allow(dead_code)]
+mod stat;
+
+/// Whether a process with this pid exists (and is not a zombie). Reads
+/// `/proc`: the tests that use it are Linux-only.
 pub fn alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
+    stat::Stat::of(i64::from(pid)).is_some_and(stat::Stat::can_act)
 }

@@ -1,0 +1,111 @@
+//! The commands that open and close gates on a job (SPEC §6, §9):
+//! `approve`, `revoke`, `silence` and `unsilence`. They change only the
+//! state; no job command runs here.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::{files, find_job, load_config, with_state};
+use crate::cli::{Global, Which};
+use crate::clock::Clock;
+use crate::config::Kind;
+use crate::exit::{fail, Code};
+use crate::state::{Grant, Silence};
+
+fn who() -> String {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Result<Code> {
+    let files = files(g)?;
+    let config = load_config(&files, false)?;
+    let job = find_job(&config, id)?;
+    if job.kind != Kind::OneShotWrite {
+        return Err(fail(
+            Code::Usage,
+            format!(
+                "{id} is a {}: only one_shot_write jobs need approval",
+                job.kind.as_str()
+            ),
+        ));
+    }
+    with_state(&files, g, |st| {
+        let now = Clock::read().now;
+        let expires_at = now + for_.as_secs_f64();
+        st.approvals.insert(
+            id.to_string(),
+            Grant {
+                granted_at: now,
+                expires_at,
+                by: who(),
+                note,
+                extra: Default::default(),
+            },
+        );
+        println!(
+            "approved {id} for one run within {}s (by {})",
+            for_.as_secs(),
+            who()
+        );
+        Ok(Code::Ok)
+    })
+}
+
+pub fn revoke(g: &Global, id: &str) -> Result<Code> {
+    let files = files(g)?;
+    with_state(&files, g, |st| {
+        if st.approvals.remove(id).is_some() {
+            println!("revoked the approval of {id}");
+        } else {
+            println!("{id} had no approval to revoke");
+        }
+        Ok(Code::Ok)
+    })
+}
+
+pub fn silence(g: &Global, which: &Which, set: Option<(Duration, Option<String>)>) -> Result<Code> {
+    let files = files(g)?;
+    let key = match (&which.job, which.all) {
+        (_, true) => "*".to_string(),
+        (Some(j), false) => {
+            let config = load_config(&files, false)?;
+            find_job(&config, j)?;
+            j.clone()
+        }
+        (None, false) => return Err(fail(Code::Usage, "name a job or pass --all")),
+    };
+    let shown = if key == "*" {
+        "all jobs".to_string()
+    } else {
+        key.clone()
+    };
+    with_state(&files, g, |st| {
+        let now = Clock::read().now;
+        match set {
+            Some((for_, reason)) => {
+                st.silences.insert(
+                    key.clone(),
+                    Silence {
+                        until: now + for_.as_secs_f64(),
+                        created_at: now,
+                        reason,
+                        extra: Default::default(),
+                    },
+                );
+                println!("silenced {shown} for {}s", for_.as_secs());
+            }
+            None => {
+                if st.silences.remove(&key).is_some() {
+                    println!("unsilenced {shown}");
+                } else {
+                    println!("{shown} was not silenced");
+                }
+            }
+        }
+        Ok(Code::Ok)
+    })
+}

@@ -1,0 +1,146 @@
+//! The commands of SPEC §9 other than `tick`, by family: acting on a job
+//! ([`manual`]: start, stop, run), gates ([`grants`]: approve, revoke,
+//! silence), showing ([`show`]: status, logs); the small ones live here.
+//! Each loads what it needs, works through the other modules, and prints its
+//! result.
+
+mod grants;
+mod manual;
+mod show;
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+pub use grants::{approve, revoke, silence};
+pub use manual::{run, start, stop};
+pub use show::{logs, status};
+
+use crate::cli::Global;
+use crate::clock::Clock;
+use crate::config::{self, Config, Job};
+use crate::deliver::{self, Context};
+use crate::exit::{fail, Code};
+use crate::paths::Files;
+use crate::process::{self, Output};
+use crate::rules::{self, safety::Refusal};
+use crate::state::{self, State};
+use crate::text;
+
+/// Where the files are, the state path checked (SPEC §11 "State path
+/// safety") before anything reads, locks or writes it.
+fn files(g: &Global) -> Result<Files> {
+    let mut files = Files::resolve(g.config_file.as_deref(), g.state_file.as_deref());
+    files.state = state::checked_path(&files.state)?;
+    Ok(files)
+}
+
+/// Load the config or fail with exit 2, every problem on its own line.
+fn load_config(files: &Files, strict: bool) -> Result<Config> {
+    config::load(&files.config, &files.home, strict).map_err(|e| {
+        let mut text = format!("ERROR: config invalid: {}", e.path.display());
+        for p in &e.problems {
+            text.push_str("\n  - ");
+            text.push_str(p);
+        }
+        fail(Code::Usage, text)
+    })
+}
+
+/// The config for commands that only watch or stop (`status`, `stop`,
+/// SPEC §11): an invalid file is reported first, then the last good copy
+/// is used when there is one.
+fn load_watching(files: &Files) -> Result<Config> {
+    match load_config(files, false) {
+        Ok(c) => Ok(c),
+        Err(err) => {
+            let last_good = config::LastGood::beside(&files.state);
+            let Some((good, kept_at)) = last_good.load(&files.config, &files.home) else {
+                return Err(err);
+            };
+            eprintln!(
+                "{err:#}\n(using the last good config, from {})",
+                show::time_text(kept_at)
+            );
+            Ok(good)
+        }
+    }
+}
+
+fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
+    config
+        .job(id)
+        .ok_or_else(|| fail(Code::Usage, format!("unknown job: {id}")))
+}
+
+pub fn validate_config(g: &Global, strict: bool) -> Result<Code> {
+    let files = files(g)?;
+    let config = load_config(&files, strict)?;
+    println!("OK: {}", config::summary(&config));
+    for w in &config.warnings {
+        println!("WARNING: {w}");
+    }
+    Ok(Code::Ok)
+}
+
+/// Print a command's result the way `start`, `stop` and `run` do.
+fn print_output(verb: &str, job: &str, out: &Output) {
+    println!(
+        "{verb} {job}: exit={} durMs={}",
+        out.exit_code(),
+        out.duration.as_millis()
+    );
+    let stdout = text::tail(&out.stdout, rules::TAIL_CHARS);
+    let stderr = text::tail(&out.stderr, rules::TAIL_CHARS);
+    if !stdout.is_empty() {
+        println!("stdout:\n{stdout}");
+    }
+    if !stderr.is_empty() {
+        println!("stderr:\n{stderr}");
+    }
+    if out.stdout_truncated || out.stderr_truncated {
+        println!("(output cut at {} bytes)", process::OUTPUT_LIMIT);
+    }
+    // The exit line above already says how a command that exited ended.
+    if !matches!(out.ending, process::Ending::Exited(_)) {
+        println!("{}", out.describe());
+    }
+}
+
+fn seconds(s: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(s).map_err(|_| fail(Code::Usage, format!("invalid timeout: {s}")))
+}
+
+/// A safety refusal as an error with its exit code (2 or 4).
+fn refused(r: Refusal) -> anyhow::Error {
+    match r {
+        Refusal::WrongKind(why) => fail(Code::Usage, why),
+        Refusal::Unsafe(why) => fail(Code::Refused, why),
+    }
+}
+
+/// Load state under the lock, let `f` change it, save it.
+fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    let _lock = state::lock(&files.state, g.lock_timeout)?;
+    let mut st = state::load(&files.state, true)?;
+    let result = f(&mut st);
+    state::save(&files.state, &mut st)?;
+    result
+}
+
+pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
+    let files = files(g)?;
+    let config = load_config(&files, false)?;
+    let ctx = Context::from_env(config.defaults.notify.clone(), target, &files);
+    with_state(&files, g, |st| {
+        let outcome = deliver::notify(st, &ctx, text, Clock::read().now);
+        for n in &outcome.notices {
+            eprintln!("{n}");
+        }
+        Ok(if st.outbox.is_empty() {
+            Code::Ok
+        } else {
+            Code::Undelivered
+        })
+    })
+}

@@ -1,0 +1,99 @@
+//! Scheduled read checks (SPEC §5.5): when one is due and what its run means.
+
+use serde_json::{Map, Value};
+
+use super::section::{CheckResult, Section};
+use super::{anomaly_due, record_run, safety, TAIL_CHARS};
+use crate::config::Job;
+use crate::process::{Ending, Output};
+use crate::state::JobState;
+use crate::status::python_json;
+
+/// Whether output asks a person for attention.
+pub fn asks_attention(out: &Output) -> bool {
+    let has = |t: &str| t.contains("ACTION REQUIRED") || t.contains("ALERT");
+    has(&out.stdout) || has(&out.stderr)
+}
+
+/// The output to show in a section: stdout, else stderr, trimmed, first 800 characters.
+pub fn shown_output(out: &Output) -> String {
+    let text = if out.stdout.trim().is_empty() {
+        out.stderr.trim()
+    } else {
+        out.stdout.trim()
+    };
+    text.chars().take(TAIL_CHARS).collect()
+}
+
+fn check_result(out: &Output) -> Option<CheckResult> {
+    match &out.ending {
+        Ending::Exited(0) if asks_attention(out) => Some(CheckResult::Attention),
+        Ending::Exited(0) => None,
+        Ending::Exited(c) => Some(CheckResult::Exit(*c)),
+        Ending::TimedOut => Some(CheckResult::TimedOut(
+            out.duration.as_secs_f64().round() as u64
+        )),
+        Ending::FailedToStart(why) => Some(CheckResult::FailedToStart(why.clone())),
+        Ending::Signaled(s) => Some(CheckResult::Signaled(*s)),
+        Ending::Interrupted => None,
+    }
+}
+
+/// SPEC §5.5: is this enabled `one_shot_read` due to run by its schedule?
+pub fn check_due(job: &Job, prev: &JobState, now: f64) -> bool {
+    let Some(every) = job.policy.every_seconds else {
+        return false;
+    };
+    job.enabled && safety::tick_may_run(job) && prev.last_run_at.is_none_or(|at| now - at >= every)
+}
+
+/// SPEC §5.5: what a scheduled read check's run means. Reported on failure
+/// or attention (a repeat only after the reminder interval), and once on
+/// recovery. Quiet hours never hold these back.
+pub fn decide_check(
+    job: &Job,
+    prev: &JobState,
+    out: &Output,
+    now: f64,
+    silenced: bool,
+) -> (JobState, Option<Section>) {
+    let mut st = prev.clone();
+    record_run(&mut st, out, now);
+    let output = shown_output(out);
+    let result = match check_result(out) {
+        Some(r) => r,
+        None => {
+            let was_failing = prev.last_anomaly_key.is_some();
+            st.last_anomaly_key = None;
+            st.last_anomaly_report_at = None;
+            if was_failing && !silenced {
+                st.last_report_at = Some(now);
+                let section = Section::Check {
+                    name: job.name.clone(),
+                    id: job.id.clone(),
+                    result: CheckResult::Recovered,
+                    output,
+                };
+                return (st, Some(section));
+            }
+            return (st, None);
+        }
+    };
+    let mut m = Map::new();
+    m.insert("check".into(), Value::String(format!("{result:?}")));
+    m.insert("output".into(), Value::String(output.clone()));
+    let key = python_json(&Value::Object(m));
+    if silenced || !anomaly_due(job, prev, &key, now) {
+        return (st, None);
+    }
+    st.last_report_at = Some(now);
+    st.last_anomaly_key = Some(key);
+    st.last_anomaly_report_at = Some(now);
+    let section = Section::Check {
+        name: job.name.clone(),
+        id: job.id.clone(),
+        result,
+        output,
+    };
+    (st, Some(section))
+}

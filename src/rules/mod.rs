@@ -1,0 +1,103 @@
+//! The decision rules of a tick (SPEC §5.1–§5.5) as pure functions: they
+//! take the config, the previous state, what the commands did and the clock,
+//! and return the new state and the report sections. No processes, files or
+//! clock reads here — `tick` and the commands do those and ask these
+//! functions what to do.
+//!
+//! Split by what they decide: long jobs ([`long`]), scheduled checks
+//! ([`check`]), the queue ([`queue`]), what holds a report back and how a
+//! tick ends ([`holds`]), and the safety policy of SPEC §6 ([`safety`]). The
+//! sections they return are in [`section`].
+
+use serde_json::{Map, Value};
+
+use crate::config::Job;
+use crate::process::Output;
+use crate::state::JobState;
+use crate::status::python_json;
+
+mod check;
+mod holds;
+mod long;
+mod queue;
+pub mod safety;
+mod section;
+
+pub use check::{check_due, decide_check};
+pub use holds::{config_alert_due, silenced, tick_exit, TickEnd};
+pub use long::{decide_job, plan_autorun};
+pub use queue::{queue_due, queue_finish, queue_refuse, queue_verdict, QueueVerdict};
+pub use section::{Autorun, AutorunNote, CheckResult, JobSection, Section, StateLine};
+
+/// Least time between two reports of the same anomaly.
+pub const MIN_REMINDER_SECONDS: f64 = 900.0;
+/// Characters of a command's output shown in a report or kept as a tail.
+pub const TAIL_CHARS: usize = 800;
+
+/// Seconds as the Python version prints them: `1s`, `1.5s`.
+fn seconds_text(s: f64) -> String {
+    if s.fract() == 0.0 && s.abs() < 1e15 {
+        format!("{}s", s as i64)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The anomaly key (SPEC §5.2): JSON with sorted keys, as Python stores it.
+fn anomaly_key(
+    running: Value,
+    completed: Value,
+    stop_reason: Option<&str>,
+    level: Option<&str>,
+    message: Option<&str>,
+    progress_key: Option<&str>,
+) -> String {
+    let mut m = Map::new();
+    m.insert("completed".into(), completed);
+    m.insert("level".into(), opt(level));
+    m.insert("message".into(), opt(message));
+    m.insert("progressKey".into(), opt(progress_key));
+    m.insert("running".into(), running);
+    m.insert("stopReason".into(), opt(stop_reason));
+    python_json(&Value::Object(m))
+}
+
+fn opt(s: Option<&str>) -> Value {
+    s.map(|s| Value::String(s.to_string()))
+        .unwrap_or(Value::Null)
+}
+
+/// Whether an anomaly with `key` is due: new, or a reminder after
+/// `max(900 s, reportEverySeconds)`.
+fn anomaly_due(job: &Job, prev: &JobState, key: &str, now: f64) -> bool {
+    if prev.last_anomaly_key.as_deref() != Some(key) {
+        return true;
+    }
+    let every = MIN_REMINDER_SECONDS.max(job.policy.report_every_seconds);
+    match prev.last_anomaly_report_at {
+        Some(at) => now - at >= every,
+        None => true,
+    }
+}
+
+/// Store a run's `lastRunAt` and `lastRun` tails.
+pub fn record_run(st: &mut JobState, out: &Output, now: f64) {
+    st.last_run_at = Some(now);
+    st.last_run = Some(run_record(out));
+}
+
+/// `{exitCode, durationMs, stdoutTail, stderrTail}` of a finished command.
+pub fn run_record(out: &Output) -> crate::state::RunRecord {
+    crate::state::RunRecord {
+        exit_code: Some(out.exit_code() as i64),
+        duration_ms: Some(out.duration.as_millis() as u64),
+        stdout_tail: crate::text::tail(&out.stdout, TAIL_CHARS),
+        stderr_tail: crate::text::tail(&out.stderr, TAIL_CHARS),
+        extra: Map::new(),
+    }
+}
+
+#[cfg(test)]
+use section::JobOutcome;
+#[cfg(test)]
+mod tests;
