@@ -67,14 +67,58 @@ pub(super) fn read(value: &mut Value, found: &mut Found) -> Readings {
     if let Some(Value::Object(defaults)) = top.get_mut("defaults") {
         read_defaults(defaults, &mut readings, found);
     }
+    let fallback = Fallback::of(top.get("defaults"), &readings);
     if let Some(Value::Array(jobs)) = top.get_mut("jobs") {
         for (i, job) in jobs.iter_mut().enumerate() {
             if let Value::Object(job) = job {
-                read_job(i, job, found);
+                read_job(i, job, &fallback, found);
             }
         }
     }
     readings
+}
+
+/// The defaults' values a job's policy falls back to, as words for the
+/// warnings (read from the canonical `defaults`).
+struct Fallback {
+    numbers: [String; 3],
+    auto_resume: bool,
+    quiet_hours: String,
+}
+
+impl Fallback {
+    fn of(defaults: Option<&Value>, readings: &Readings) -> Fallback {
+        let number = |(key, built_in): (&str, f64)| {
+            let n = readings
+                .negative_defaults
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, n)| *n)
+                .or_else(|| defaults?.get(key)?.as_f64())
+                .unwrap_or(built_in);
+            format!("{n}")
+        };
+        let q = defaults.and_then(|d| d.get("quietHours"));
+        let half = |h: &str, or: &str| {
+            q.and_then(|q| q.get(h))
+                .and_then(Value::as_str)
+                .unwrap_or(or)
+                .to_string()
+        };
+        let (start, end) = (half("start", "23:00"), half("end", "08:00"));
+        Fallback {
+            numbers: PYTHON_DEFAULT_NUMBERS.map(number),
+            auto_resume: defaults
+                .and_then(|d| d.get("autoResume"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            quiet_hours: if start == end {
+                "none".to_string()
+            } else {
+                format!("{start}–{end}")
+            },
+        }
+    }
 }
 
 /// `int(cfg.get("version") or 0) == 1`.
@@ -269,7 +313,7 @@ fn defaults_quiet_hours(defaults: &mut Map<String, Value>, found: &mut Found) {
     defaults.insert("quietHours".into(), Value::Object(window));
 }
 
-fn read_job(i: usize, job: &mut Map<String, Value>, found: &mut Found) {
+fn read_job(i: usize, job: &mut Map<String, Value>, fallback: &Fallback, found: &mut Found) {
     let at = || JsonPath::job(i);
 
     if let Some(v) = job.get("name").filter(|v| !v.is_string()) {
@@ -325,7 +369,7 @@ fn read_job(i: usize, job: &mut Map<String, Value>, found: &mut Found) {
         }
     }
     if let Some(Value::Object(policy)) = job.get_mut("policy") {
-        read_policy(policy, at().key("policy"), found);
+        read_policy(policy, at().key("policy"), fallback, found);
     }
 
     match job.get("after") {
@@ -355,8 +399,14 @@ fn read_job(i: usize, job: &mut Map<String, Value>, found: &mut Found) {
 /// One policy: a number counts only as a whole number 0 or more (`true`/
 /// `false` as 1/0), a flag only as `true`/`false`, a quiet-hours window only
 /// when both halves are valid; anything else falls back to `defaults`.
-fn read_policy(policy: &mut Map<String, Value>, at: JsonPath, found: &mut Found) {
-    for (key, _) in PYTHON_DEFAULT_NUMBERS {
+fn read_policy(
+    policy: &mut Map<String, Value>,
+    at: JsonPath,
+    fallback: &Fallback,
+    found: &mut Found,
+) {
+    for (n, (key, _)) in PYTHON_DEFAULT_NUMBERS.iter().enumerate() {
+        let key = *key;
         let Some(v) = policy.get(key) else { continue };
         match v {
             Value::Number(n) if n.is_u64() => {}
@@ -373,8 +423,9 @@ fn read_policy(policy: &mut Map<String, Value>, at: JsonPath, found: &mut Found)
                     at.clone().key(key),
                     format!(
                         "{} is ignored (ops-monitor.py counts only a whole number 0 or more here): \
-                         the defaults' value is used",
-                        short(other)
+                         the defaults' {} is used",
+                        short(other),
+                        fallback.numbers[n]
                     ),
                 );
                 policy.remove(key);
@@ -386,9 +437,9 @@ fn read_policy(policy: &mut Map<String, Value>, at: JsonPath, found: &mut Found)
             continue;
         };
         let fallback = if key == "autoResume" {
-            "the defaults' value"
+            format!("the defaults' {}", fallback.auto_resume)
         } else {
-            "true"
+            "true".to_string()
         };
         found.tolerated(
             at.clone().key(key),
@@ -420,9 +471,10 @@ fn read_policy(policy: &mut Map<String, Value>, at: JsonPath, found: &mut Found)
                 found.tolerated(
                     at.clone().key("quietHours"),
                     format!(
-                        "{} is not a window of two \"HH:MM\" times: the defaults' window is used \
-                         (as ops-monitor.py reads it)",
-                        short(q)
+                        "{} is not a window of two \"HH:MM\" times: the defaults' window ({}) is \
+                         used (as ops-monitor.py reads it)",
+                        short(q),
+                        fallback.quiet_hours
                     ),
                 );
                 policy.remove("quietHours");

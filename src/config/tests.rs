@@ -510,7 +510,7 @@ fn an_invalid_quiet_hours_falls_back_with_a_warning() {
     for job in &config.jobs {
         assert_eq!(job.policy.quiet_hours, fallback, "{}", job.id);
     }
-    let tail = r#"is not a window of two "HH:MM" times: the defaults' window is used (as ops-monitor.py reads it)"#;
+    let tail = r#"is not a window of two "HH:MM" times: the defaults' window (21:00–07:00) is used (as ops-monitor.py reads it)"#;
     assert_eq!(
         config.warnings,
         [
@@ -1169,9 +1169,11 @@ fn policy_values_are_read_the_python_way() {
     assert!(p.auto_resume, "the defaults' value");
     assert!(p.only_on_change);
     assert_eq!(config.warnings.len(), 5, "{:?}", config.warnings);
+    assert!(config.warnings.contains(&
+        "jobs[0].policy.stallSeconds: 120.0 is ignored (ops-monitor.py counts only a whole number 0 or more here): the defaults' 60 is used".to_string()));
     assert_eq!(
         config.warnings[0],
-        "jobs[0].policy.autoResume: \"no\" is ignored (only true or false count, as in ops-monitor.py): the defaults' value is used"
+        "jobs[0].policy.autoResume: \"no\" is ignored (only true or false count, as in ops-monitor.py): the defaults' true is used"
     );
     assert_eq!(parse_value(&v, true).unwrap_err().problems.len(), 5);
 }
