@@ -16,6 +16,7 @@ mod commands;
 mod config;
 mod deliver;
 mod exit;
+mod out;
 mod outbox;
 mod paths;
 mod process;
@@ -35,6 +36,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Code, Exit};
+use crate::out::{errln, outln};
 
 /// Parse the command line, run, print an error once with its chain, and map
 /// the outcome to the SPEC's exit codes.
@@ -47,7 +49,7 @@ pub fn main_entry() -> ExitCode {
                 .downcast_ref::<Exit>()
                 .map(|e| e.code)
                 .unwrap_or(Code::Failed);
-            eprintln!("{err:#}");
+            errln!("{err:#}");
             ExitCode::from(code.as_u8())
         }
     }
@@ -87,12 +89,15 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Logs { job } => commands::logs(g, job),
         Command::Selftest => selftest::run(),
         Command::Schema => {
-            println!("{}", config::SCHEMA.trim_end());
+            outln!("{}", config::SCHEMA.trim_end());
             Ok(Code::Ok)
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(*shell, &mut cmd, "ops-monitor", &mut std::io::stdout());
+            // Into a buffer first: `generate` panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "ops-monitor", &mut script);
+            out::stdout_bytes(&script);
             Ok(Code::Ok)
         }
     }

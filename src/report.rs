@@ -1,18 +1,44 @@
 //! Report text (SPEC §5.6): the header and each section, in English or in the
 //! Python version's Chinese wording, word for word. `ALERT` and
 //! `ACTION REQUIRED` stay in English in both — scripts grep for them.
+//!
+//! The report's output is a [`Message`] (header and section texts); `deliver`
+//! takes it from here and sends it.
 
 use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::config::Lang;
-use crate::deliver::Message;
 use crate::rules::{AutorunNote, CheckResult, JobSection, Section, StateLine};
 use crate::status::{python_float, Level};
 use crate::text::cap;
 
 /// Most characters of one progress value shown in a report.
 pub const PROGRESS_VALUE_CHARS: usize = 200;
+
+/// A report ready to send: the whole text, and its sections so a channel can
+/// split between them (Telegram's 4096-character limit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The header line (`🛠️ Ops report (14:05:09)`).
+    pub header: String,
+    /// Each section's text, in order.
+    pub sections: Vec<String>,
+    /// When the report was made (Unix seconds).
+    pub time: f64,
+}
+
+impl Message {
+    /// The report as one text: header, blank line, sections separated by blank lines.
+    pub fn text(&self) -> String {
+        let mut out = self.header.clone();
+        for s in &self.sections {
+            out.push_str("\n\n");
+            out.push_str(s);
+        }
+        out
+    }
+}
 
 /// The header with the tick's local time, or without a time (config error).
 pub fn header(lang: Lang, clock: Option<&Clock>) -> String {

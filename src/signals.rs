@@ -5,6 +5,7 @@
 //! running a command sees [`received`] become set, stops its process group,
 //! and the tick saves its state before exiting 130/143 itself.
 
+use crate::out::errln;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
@@ -26,7 +27,7 @@ pub fn install() {
             // anyway, the default action (dying at once) still applies, which
             // is the best we could do.
             if let Err(err) = signal_hook::flag::register_usize(sig, &RECEIVED, sig as usize) {
-                eprintln!("warning: cannot handle signal {sig}: {err}");
+                errln!("warning: cannot handle signal {sig}: {err}");
             }
         }
     });

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::exit::{self, Code};
-use crate::outbox::OutboxMessage;
+use crate::outbox::Outbox;
 
 /// Queue items kept at most (oldest finished ones dropped first).
 pub const QUEUE_KEEP: usize = 200;
@@ -216,11 +216,10 @@ pub struct State {
     pub queue: Vec<QueueItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_config_error_at: Option<f64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outbox: Vec<OutboxMessage>,
-    /// Messages dropped from a full outbox, not yet told on a delivered message.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub outbox_dropped: u64,
+    /// The keys `outbox`, `outboxDropped` and `outboxDroppedByChannel`.
+    /// Flattened before `extra`, so `extra` does not see them again.
+    #[serde(flatten)]
+    pub outbox: Outbox,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<MonitorRecord>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -246,10 +245,6 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
 impl Default for State {
     fn default() -> Self {
         State {
@@ -258,8 +253,7 @@ impl Default for State {
             jobs: BTreeMap::new(),
             queue: Vec::new(),
             last_config_error_at: None,
-            outbox: Vec::new(),
-            outbox_dropped: 0,
+            outbox: Outbox::default(),
             monitor: None,
             approvals: BTreeMap::new(),
             silences: BTreeMap::new(),
@@ -582,6 +576,33 @@ mod tests {
         assert_eq!(out["jobs"]["j"]["mystery"][0], 1);
         assert_eq!(out["jobs"]["j"]["lastSeen"]["x"], 2);
         assert_eq!(out["queue"][0]["extraField"], "kept");
+    }
+
+    #[test]
+    fn the_outbox_keys_keep_their_names_and_their_unknown_keys() {
+        let text = r#"{"version":1,"jobs":{},"future":true,
+            "outbox":[{"text":"hi","channel":"file:/x","channelSpec":{"type":"file","path":"/x"},"createdAt":3.0,"later":[1]}],
+            "outboxDropped":4,"outboxDroppedByChannel":{"file:/x":3}}"#;
+        let state = parse(text.as_bytes()).unwrap();
+        assert_eq!(state.outbox.len(), 1);
+        assert_eq!(state.outbox.dropped, 4);
+        assert_eq!(state.outbox.dropped_untold("file:/x"), 4);
+        assert!(
+            !state.extra.contains_key("outboxDroppedByChannel") && state.extra.len() == 1,
+            "only the unknown key is left to extra: {:?}",
+            state.extra
+        );
+        let out: Value = serde_json::from_str(&state.to_file_text()).unwrap();
+        assert_eq!(out["outbox"][0]["later"][0], 1);
+        assert_eq!(out["outbox"][0]["channelSpec"]["path"], "/x");
+        assert_eq!(out["outboxDropped"], 4);
+        assert_eq!(out["outboxDroppedByChannel"]["file:/x"], 3);
+        assert_eq!(out["future"], true);
+
+        let empty: Value = serde_json::from_str(&State::default().to_file_text()).unwrap();
+        for key in ["outbox", "outboxDropped", "outboxDroppedByChannel"] {
+            assert!(empty.get(key).is_none(), "{key} is left out while empty");
+        }
     }
 
     #[test]

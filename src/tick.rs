@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{self, Config, Job, Kind, LastGood};
 use crate::deliver::{self, Context};
 use crate::exit::Code;
+use crate::out::{errln, outln};
 use crate::paths::Files;
 use crate::report;
 use crate::rules::{self, Autorun, AutorunNote, QueueVerdict, Section, TickEnd};
@@ -57,7 +58,7 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     let code = tick.pass(st);
     if global.verbose > 0 {
         for (id, which) in dry.recorded() {
-            eprintln!("dry run: would run {id}'s {} command", which.name());
+            errln!("dry run: would run {id}'s {} command", which.name());
         }
     }
     code
@@ -98,7 +99,7 @@ impl Tick<'_> {
             Ok((c, print)) => {
                 if !self.dry {
                     if let Err(e) = last_good.keep(&text, &print, known.as_deref()) {
-                        eprintln!("warning: cannot keep a copy of the good config: {e}");
+                        errln!("warning: cannot keep a copy of the good config: {e}");
                     }
                 }
                 st.config_fingerprint = Some(print);
@@ -124,7 +125,7 @@ impl Tick<'_> {
         );
         let mut notices = Vec::new();
         if self.delivers() && !st.outbox.is_empty() {
-            notices.extend(deliver::flush_outbox(&mut st, &ctx, now).notices);
+            notices.extend(deliver::flush_outbox(&mut st.outbox, &ctx, now).notices);
         }
 
         // With the last good config the tick only watches: nothing is
@@ -142,16 +143,16 @@ impl Tick<'_> {
         if !sections.is_empty() {
             let msg = report::message(lang, self.header_clock(&sections), &sections, now);
             if self.delivers() {
-                notices.extend(deliver::deliver(&mut st, &ctx, &msg, now).notices);
+                notices.extend(deliver::deliver(&mut st.outbox, &ctx, &msg, now).notices);
             } else {
-                println!("{}", msg.text());
+                outln!("{}", msg.text());
             }
         }
         for n in &notices {
-            eprintln!("{n}");
+            errln!("{n}");
         }
         if self.global.verbose > 0 {
-            eprintln!(
+            errln!(
                 "tick: {} job(s), {} section(s), outbox {}, {} ms",
                 config.jobs.len(),
                 sections.len(),
@@ -175,7 +176,7 @@ impl Tick<'_> {
     /// an hour that there is nothing to watch, and watch nothing.
     fn no_config(&self, mut st: State) -> Result<Code> {
         if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
-            eprintln!(
+            errln!(
                 "ops-monitor: no job config at {}: nothing to watch (create it, or point \
                  --config-file or OPS_MONITOR_CONFIG at it; `ops-monitor init` writes a starter)",
                 self.files.config.display()
@@ -197,7 +198,7 @@ impl Tick<'_> {
         let error = err.to_string();
         let path = self.files.config.display().to_string();
         if !self.global.quiet || self.args.print_only {
-            eprintln!("ERROR: config invalid: {path}: {error}");
+            errln!("ERROR: config invalid: {path}: {error}");
         }
         if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
             sections.insert(
@@ -262,11 +263,11 @@ impl Tick<'_> {
             if self.delivers() {
                 let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
                 let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
-                for n in deliver::deliver(&mut st, &ctx, &msg, self.clock.now).notices {
-                    eprintln!("{n}");
+                for n in deliver::deliver(&mut st.outbox, &ctx, &msg, self.clock.now).notices {
+                    errln!("{n}");
                 }
             } else {
-                println!("{}", msg.text());
+                outln!("{}", msg.text());
             }
         }
         self.finish(st, true)

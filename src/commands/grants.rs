@@ -11,6 +11,7 @@ use crate::cli::{Global, Which};
 use crate::clock::Clock;
 use crate::config::Kind;
 use crate::exit::{fail, Code};
+use crate::out::outln;
 use crate::state::{Grant, Silence};
 
 fn who() -> String {
@@ -46,7 +47,7 @@ pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Re
                 extra: Default::default(),
             },
         );
-        println!(
+        outln!(
             "approved {id} for one run within {}s (by {})",
             for_.as_secs(),
             who()
@@ -59,9 +60,9 @@ pub fn revoke(g: &Global, id: &str) -> Result<Code> {
     let files = files(g)?;
     with_state(&files, g, |st| {
         if st.approvals.remove(id).is_some() {
-            println!("revoked the approval of {id}");
+            outln!("revoked the approval of {id}");
         } else {
-            println!("{id} had no approval to revoke");
+            outln!("{id} had no approval to revoke");
         }
         Ok(Code::Ok)
     })
@@ -96,13 +97,13 @@ pub fn silence(g: &Global, which: &Which, set: Option<(Duration, Option<String>)
                         extra: Default::default(),
                     },
                 );
-                println!("silenced {shown} for {}s", for_.as_secs());
+                outln!("silenced {shown} for {}s", for_.as_secs());
             }
             None => {
                 if st.silences.remove(&key).is_some() {
-                    println!("unsilenced {shown}");
+                    outln!("unsilenced {shown}");
                 } else {
-                    println!("{shown} was not silenced");
+                    outln!("{shown} was not silenced");
                 }
             }
         }

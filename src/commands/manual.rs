@@ -13,6 +13,7 @@ use crate::cli::Global;
 use crate::clock::Clock;
 use crate::config::When;
 use crate::exit::{fail, Code};
+use crate::out::outln;
 use crate::process::{self, Output};
 use crate::rules::{self, safety};
 use crate::runner::{self, Ran, Real, Runner, Which};
@@ -89,7 +90,7 @@ pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code
                 .map_err(|_| fail(Code::Failed, format!("stop {id}: pid {pid} out of range")))?;
             process::terminate(pid)
                 .map_err(|e| fail(Code::Failed, format!("stop {id}: pid {pid}: {e}")))?;
-            println!("stop {id}: sent SIGTERM to pid {pid}");
+            outln!("stop {id}: sent SIGTERM to pid {pid}");
             state::RunRecord {
                 exit_code: Some(0),
                 duration_ms: Some(0),
@@ -115,7 +116,7 @@ pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
     let limit = seconds(timeout)?;
     if dry_run {
         let argv = job.command("run").unwrap_or_default();
-        println!("run {id}: would run {argv:?} in {}", job.cwd.display());
+        outln!("run {id}: would run {argv:?} in {}", job.cwd.display());
         return Ok(Code::Ok);
     }
     signals::install();
@@ -145,9 +146,10 @@ pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
                 format!("after {id} ({outcome})"),
             );
             item.timeout_seconds = Some(runner::QUEUED_RUN_TIMEOUT_SECONDS);
-            println!(
+            outln!(
                 "queued {} (in {}s): the next tick runs it",
-                a.job_id, a.delay_seconds
+                a.job_id,
+                a.delay_seconds
             );
             st.queue.push(item);
         }

@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::config::{self, Config, Job};
 use crate::deliver::{self, Context};
 use crate::exit::{fail, Code};
+use crate::out::{errln, outln};
 use crate::paths::Files;
 use crate::process::{self, Output};
 use crate::rules::{self, safety::Refusal};
@@ -58,7 +59,7 @@ fn load_watching(files: &Files) -> Result<Config> {
             let Some((good, kept_at)) = last_good.load(&files.config, &files.home) else {
                 return Err(err);
             };
-            eprintln!(
+            errln!(
                 "{err:#}\n(using the last good config, from {})",
                 show::time_text(kept_at)
             );
@@ -76,16 +77,16 @@ fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
 pub fn validate_config(g: &Global, strict: bool) -> Result<Code> {
     let files = files(g)?;
     let config = load_config(&files, strict)?;
-    println!("OK: {}", config::summary(&config));
+    outln!("OK: {}", config::summary(&config));
     for w in &config.warnings {
-        println!("WARNING: {w}");
+        outln!("WARNING: {w}");
     }
     Ok(Code::Ok)
 }
 
 /// Print a command's result the way `start`, `stop` and `run` do.
 fn print_output(verb: &str, job: &str, out: &Output) {
-    println!(
+    outln!(
         "{verb} {job}: exit={} durMs={}",
         out.exit_code(),
         out.duration.as_millis()
@@ -93,17 +94,17 @@ fn print_output(verb: &str, job: &str, out: &Output) {
     let stdout = text::tail(&out.stdout, rules::TAIL_CHARS);
     let stderr = text::tail(&out.stderr, rules::TAIL_CHARS);
     if !stdout.is_empty() {
-        println!("stdout:\n{stdout}");
+        outln!("stdout:\n{stdout}");
     }
     if !stderr.is_empty() {
-        println!("stderr:\n{stderr}");
+        outln!("stderr:\n{stderr}");
     }
     if out.stdout_truncated || out.stderr_truncated {
-        println!("(output cut at {} bytes)", process::OUTPUT_LIMIT);
+        outln!("(output cut at {} bytes)", process::OUTPUT_LIMIT);
     }
     // The exit line above already says how a command that exited ended.
     if !matches!(out.ending, process::Ending::Exited(_)) {
-        println!("{}", out.describe());
+        outln!("{}", out.describe());
     }
 }
 
@@ -133,9 +134,9 @@ pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
     let config = load_config(&files, false)?;
     let ctx = Context::from_env(config.defaults.notify.clone(), target, &files);
     with_state(&files, g, |st| {
-        let outcome = deliver::notify(st, &ctx, text, Clock::read().now);
+        let outcome = deliver::notify(&mut st.outbox, &ctx, text, Clock::read().now);
         for n in &outcome.notices {
-            eprintln!("{n}");
+            errln!("{n}");
         }
         Ok(if st.outbox.is_empty() {
             Code::Ok

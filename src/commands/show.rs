@@ -11,6 +11,7 @@ use crate::cli::Global;
 use crate::clock::Clock;
 use crate::config::{Job, Kind};
 use crate::exit::Code;
+use crate::out::outln;
 use crate::rules::safety;
 use crate::runner::{self, Real};
 use crate::state::{self, QueueItem, QueueStatus, Silence};
@@ -20,7 +21,8 @@ pub fn logs(g: &Global, id: &str) -> Result<Code> {
     let files = files(g)?;
     let st = state::load(&files.state, false)?;
     let js = st.jobs.get(id).cloned().unwrap_or_default();
-    let mut out = std::io::stdout().lock();
+    // Into a buffer, then out once: a closed stdout is not an error here.
+    let mut out = Vec::new();
     let when = |t: Option<f64>| t.map(time_text).unwrap_or_else(|| "never".into());
     for (label, at, rec) in [
         ("start", js.last_manual_start_at, &js.last_start),
@@ -56,6 +58,7 @@ pub fn logs(g: &Global, id: &str) -> Result<Code> {
             q.last_error.as_deref().unwrap_or("")
         )?;
     }
+    crate::out::stdout_bytes(&out);
     Ok(Code::Ok)
 }
 
@@ -155,21 +158,21 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
             "silences": silences.iter().map(|(k, s)| json!({"job": k, "until": s.until, "reason": s.reason})).collect::<Vec<_>>(),
             "lastTick": st.monitor.as_ref().map(|m| json!({"at": m.last_tick_at, "durationMs": m.last_tick_duration_ms, "outcome": m.last_tick_outcome})),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Code::Ok);
     }
     for (job, line, _, enabled) in &jobs {
-        println!("{} ({}): {line}{enabled}", job.id, job.kind.as_str());
+        outln!("{} ({}): {line}{enabled}", job.id, job.kind.as_str());
     }
-    println!("queue: {pending} pending ({} items)", st.queue.len());
-    println!("outbox: {} undelivered", st.outbox.len());
+    outln!("queue: {pending} pending ({} items)", st.queue.len());
+    outln!("outbox: {} undelivered", st.outbox.len());
     for (k, s) in &silences {
         let who = if k.as_str() == "*" {
             "all jobs"
         } else {
             k.as_str()
         };
-        println!(
+        outln!(
             "silenced: {who} until {}{}",
             time_text(s.until),
             s.reason
@@ -179,13 +182,13 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
         );
     }
     match &st.monitor {
-        Some(m) => println!(
+        Some(m) => outln!(
             "last tick: {} ({}ms, {})",
             time_text(m.last_tick_at),
             m.last_tick_duration_ms,
             m.last_tick_outcome
         ),
-        None => println!("last tick: never"),
+        None => outln!("last tick: never"),
     }
     Ok(Code::Ok)
 }

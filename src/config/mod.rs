@@ -171,16 +171,23 @@ impl Job {
     }
 }
 
-/// One delivery channel under `defaults.notify` (SPEC §7).
-#[derive(Debug, Clone, PartialEq)]
+/// One delivery channel under `defaults.notify` (SPEC §7). The serde form
+/// is the config's own spelling (`{"type": "webhook", "url": …}`); an outbox
+/// entry stores the channel in it (`outbox::OutboxMessage::channel_spec`).
+/// Loading the config does not go through serde (see `resolve`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
 pub enum Channel {
     Telegram {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
         /// The `channels.telegram.accounts` id to post from (SPEC §7 step 2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         account: Option<String>,
     },
     Webhook {
         url: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         headers: BTreeMap<String, String>,
     },
     File {
@@ -189,6 +196,43 @@ pub enum Channel {
     Command {
         argv: Vec<String>,
     },
+}
+
+impl Default for Channel {
+    /// Telegram with the default target: the only channel of the Python
+    /// version, and the one used without `defaults.notify`.
+    fn default() -> Self {
+        Channel::Telegram {
+            target: None,
+            account: None,
+        }
+    }
+}
+
+impl Channel {
+    /// What identifies the channel across runs and config edits: its type
+    /// and where it goes (never a header, which may hold a secret).
+    pub fn key(&self) -> String {
+        match self {
+            // The account is part of the destination: another bot posts
+            // elsewhere. Without one, the key is what it always was.
+            Channel::Telegram { target, account } => {
+                let mut key = "telegram".to_string();
+                if let Some(a) = account {
+                    key.push('@');
+                    key.push_str(a);
+                }
+                if let Some(t) = target {
+                    key.push(':');
+                    key.push_str(t);
+                }
+                key
+            }
+            Channel::Webhook { url, .. } => format!("webhook:{url}"),
+            Channel::File { path } => format!("file:{}", path.display()),
+            Channel::Command { argv } => format!("command:{}", argv.join(" ")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -1408,7 +1408,7 @@ fn unknown_keys_inside_invalid_parts_are_still_found() {
 fn the_python_reference_configs_load() {
     let root = Path::new("/work/shared/fixtures/python-reference");
     let Ok(cases) = std::fs::read_dir(root) else {
-        eprintln!("no fixtures at {}, skipped", root.display());
+        crate::out::errln!("no fixtures at {}, skipped", root.display());
         return;
     };
     let mut loaded = 0;

@@ -33,14 +33,15 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::config::Channel;
-use crate::outbox::{self, ChannelSpec, OutboxMessage};
+use crate::outbox::{Outbox, OutboxMessage, OUTBOX_KEEP};
 use crate::process;
-use crate::state::State;
+use crate::report::Message;
 use crate::text;
 
 /// The official Bot API server.
@@ -58,29 +59,9 @@ const ANSWER_LIMIT: u64 = 64 * 1024;
 /// The text when no Telegram chat is known (the tick exits 3).
 pub const MISSING_TARGET: &str = "ERROR: missing Telegram target. Pass --target <chat_id>.";
 
-/// A report ready to send: the whole text, and its sections so a channel can
-/// split between them (Telegram's 4096-character limit).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    /// The header line (`🛠️ Ops report (14:05:09)`).
-    pub header: String,
-    /// Each section's text, in order.
-    pub sections: Vec<String>,
-    /// When the report was made (Unix seconds).
-    pub time: f64,
-}
-
-impl Message {
-    /// The report as one text: header, blank line, sections separated by blank lines.
-    pub fn text(&self) -> String {
-        let mut out = self.header.clone();
-        for s in &self.sections {
-            out.push_str("\n\n");
-            out.push_str(s);
-        }
-        out
-    }
-}
+/// How delivery waits in place (a short Telegram `429`): the real sleep in
+/// a run; tests record the wait instead of sleeping.
+pub type Pause = Arc<dyn Fn(Duration) + Send + Sync>;
 
 /// Where and how to deliver.
 #[derive(Clone)]
@@ -113,6 +94,8 @@ pub struct Context {
     pub host: String,
     /// Working directory of a command channel and of the `openclaw` CLI.
     pub cwd: PathBuf,
+    /// Waits out a short `429` ([`std::thread::sleep`] unless a test swaps it).
+    pub pause: Pause,
 }
 
 impl fmt::Debug for Context {
@@ -135,6 +118,7 @@ impl fmt::Debug for Context {
             .field("command_timeout", &self.command_timeout)
             .field("host", &self.host)
             .field("cwd", &self.cwd)
+            .field("pause", &"<fn>")
             .finish()
     }
 }
@@ -166,6 +150,7 @@ impl Context {
             command_timeout: COMMAND_TIMEOUT,
             host: hostname(),
             cwd: PathBuf::from("/"),
+            pause: Arc::new(std::thread::sleep),
         }
     }
 
@@ -200,11 +185,11 @@ impl Context {
         ctx
     }
 
-    /// The channels to deliver to, as outbox specs.
-    fn channel_specs(&self) -> Vec<ChannelSpec> {
+    /// The channels to deliver to: `defaults.notify`, else Telegram.
+    fn channel_list(&self) -> Vec<Channel> {
         match &self.channels {
-            Some(list) => list.iter().map(ChannelSpec::from).collect(),
-            None => vec![ChannelSpec::default()],
+            Some(list) => list.clone(),
+            None => vec![Channel::default()],
         }
     }
 }
@@ -220,15 +205,15 @@ pub struct Outcome {
     pub delivered: usize,
 }
 
-/// Retry what waits in `state`'s outbox whose time has come, oldest first.
-pub fn flush_outbox(state: &mut State, ctx: &Context, now: f64) -> Outcome {
-    if state.outbox.is_empty() {
+/// Retry what waits in the outbox whose time has come, oldest first.
+pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
+    if outbox.is_empty() {
         return Outcome::default();
     }
     let mut session = Session::new(ctx);
-    let configured = ctx.channel_specs();
-    outbox::sort_oldest_first(&mut state.outbox);
-    let waiting = std::mem::take(&mut state.outbox);
+    let configured = ctx.channel_list();
+    outbox.sort_oldest_first();
+    let waiting = std::mem::take(&mut outbox.entries);
     let mut failed_channels = HashSet::new();
     let mut kept = Vec::new();
     let mut delivered = 0;
@@ -242,7 +227,7 @@ pub fn flush_outbox(state: &mut State, ctx: &Context, now: f64) -> Outcome {
             .find(|c| c.key() == entry.channel)
             .unwrap_or(&entry.channel_spec)
             .clone();
-        if try_entry(&mut session, state, &mut entry, &spec, now) {
+        if try_entry(&mut session, outbox, &mut entry, &spec, now) {
             delivered += 1;
         } else {
             failed_channels.insert(entry.channel.clone());
@@ -250,16 +235,16 @@ pub fn flush_outbox(state: &mut State, ctx: &Context, now: f64) -> Outcome {
         }
     }
     // Nothing is added to the outbox while it is taken out above.
-    kept.append(&mut state.outbox);
-    state.outbox = kept;
-    session.finish(state, delivered)
+    kept.append(&mut outbox.entries);
+    outbox.entries = kept;
+    session.finish(outbox, delivered)
 }
 
 /// Deliver `message` through every channel; what fails goes to the outbox.
-pub fn deliver(state: &mut State, ctx: &Context, message: &Message, now: f64) -> Outcome {
+pub fn deliver(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) -> Outcome {
     let mut session = Session::new(ctx);
     let mut delivered = 0;
-    for spec in ctx.channel_specs() {
+    for spec in ctx.channel_list() {
         let mut entry = OutboxMessage::new(
             spec.clone(),
             &message.header,
@@ -267,34 +252,34 @@ pub fn deliver(state: &mut State, ctx: &Context, message: &Message, now: f64) ->
             message.time,
             now,
         );
-        if try_entry(&mut session, state, &mut entry, &spec, now) {
+        if try_entry(&mut session, outbox, &mut entry, &spec, now) {
             delivered += 1;
         } else {
-            state.outbox.push(entry);
+            outbox.entries.push(entry);
         }
     }
-    for gone in outbox::trim(state) {
+    for gone in outbox.trim() {
         session.notices.push(format!(
             "outbox full ({} kept): dropped the oldest undelivered message for {} (made {}, {} attempts)",
-            outbox::OUTBOX_KEEP,
+            OUTBOX_KEEP,
             gone.channel,
             rfc3339(gone.created_at),
             gone.attempts
         ));
     }
-    session.finish(state, delivered)
+    session.finish(outbox, delivered)
 }
 
 /// The `notify TEXT` command: retry the outbox, then deliver `text` as a
 /// one-off message through the same channels and rules.
-pub fn notify(state: &mut State, ctx: &Context, text: &str, now: f64) -> Outcome {
-    let mut outcome = flush_outbox(state, ctx, now);
+pub fn notify(outbox: &mut Outbox, ctx: &Context, text: &str, now: f64) -> Outcome {
+    let mut outcome = flush_outbox(outbox, ctx, now);
     let message = Message {
         header: text.to_string(),
         sections: Vec::new(),
         time: now,
     };
-    let sent = deliver(state, ctx, &message, now);
+    let sent = deliver(outbox, ctx, &message, now);
     outcome.notices.extend(sent.notices);
     outcome.delivered += sent.delivered;
     outcome.undelivered = sent.undelivered;
@@ -364,19 +349,19 @@ impl Failure {
 /// (redacted) error and its next attempt.
 fn try_entry(
     session: &mut Session,
-    state: &mut State,
+    outbox: &mut Outbox,
     entry: &mut OutboxMessage,
-    spec: &ChannelSpec,
+    spec: &Channel,
     now: f64,
 ) -> bool {
-    let untold = outbox::dropped_untold(state, &entry.channel);
+    let untold = outbox.dropped_untold(&entry.channel);
     let dropped_line = (untold > 0).then(|| {
         format!(
             "• ALERT: {untold} earlier message(s) for this channel could not be delivered and were dropped (outbox full)"
         )
     });
     let result = match spec {
-        ChannelSpec::Telegram { target, account } => telegram::send(
+        Channel::Telegram { target, account } => telegram::send(
             session,
             target.as_deref(),
             account.as_deref(),
@@ -388,7 +373,7 @@ fn try_entry(
     match result {
         Ok(()) => {
             if untold > 0 {
-                outbox::dropped_told(state, &entry.channel, untold);
+                outbox.dropped_told(&entry.channel, untold);
                 session.notices.push(format!(
                     "{}: told that {untold} dropped message(s) were lost",
                     entry.channel
@@ -516,11 +501,11 @@ impl<'a> Session<'a> {
     }
 
     /// The outcome: the outbox size and the notices, redacted.
-    fn finish(mut self, state: &State, delivered: usize) -> Outcome {
+    fn finish(mut self, outbox: &Outbox, delivered: usize) -> Outcome {
         let notices = std::mem::take(&mut self.notices);
         let notices = notices.iter().map(|n| self.redact(n)).collect();
         Outcome {
-            undelivered: state.outbox.len(),
+            undelivered: outbox.len(),
             notices,
             delivered,
         }

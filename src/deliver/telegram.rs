@@ -377,7 +377,7 @@ fn send_api(
             if let Some(r) = retry_after.filter(|r| *r <= SHORT_RETRY_AFTER_SECONDS) {
                 if !waited {
                     waited = true;
-                    std::thread::sleep(Duration::from_secs_f64(r));
+                    (session.ctx.pause)(Duration::from_secs_f64(r));
                     continue;
                 }
             }

@@ -174,8 +174,7 @@ fn missing_program_fails_to_start() {
 #[test]
 fn non_executable_file_fails_to_start() {
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("job.sh");
-    fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    let script = testkit::script(&dir.path().join("job.sh"), "echo hi");
     fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
     let argv = vec![script.display().to_string()];
     let out = run(&Spec::new(&argv, dir.path(), Duration::from_secs(1)));
@@ -305,9 +304,7 @@ fn nothing_is_started_once_stopped() {
 #[test]
 fn a_relative_program_is_found_from_the_cwd() {
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("job.sh");
-    fs::write(&script, "#!/bin/sh\necho from job\n").unwrap();
-    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    testkit::script(&dir.path().join("job.sh"), "echo from job");
     let argv: Vec<String> = vec!["./job.sh".into()];
     let out = run(&Spec::new(&argv, dir.path(), Duration::from_secs(20)));
     assert_eq!(out.stdout, "from job\n", "{:?}", out.ending);

@@ -4,9 +4,9 @@
 mod commands;
 mod compat;
 mod delivery;
+mod manual;
 mod pyref;
 mod robust;
-mod server;
 mod tick;
 mod util;
 mod watching;

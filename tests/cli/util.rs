@@ -1,10 +1,11 @@
 //! The test harness: a `TestEnv` owns a temp folder with its own HOME and
 //! OpenClaw home, writes configs and `/bin/sh` job scripts into it, and runs
 //! the real binary with a clean environment (so no test touches the real
-//! home, and no test can reach a real Telegram).
+//! home, and no test can reach a real Telegram). The loopback server that
+//! stands in for Telegram and webhooks is `testkit::Server`, shared with the
+//! unit tests.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -22,8 +23,10 @@ pub struct TestEnv {
     env: Vec<(String, String)>,
 }
 
-/// What one run of the binary did.
+/// What one run of the binary did. A test checks it (`code`, `stdout_is`,
+/// `stdout_has`, …) or reads its fields; dropping it unchecked is a warning.
 #[derive(Debug)]
+#[must_use = "check the run's exit code or output"]
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -48,6 +51,31 @@ impl Run {
             "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
             self.stdout, self.stderr
         );
+        self
+    }
+
+    /// The whole of stdout is `expected`, byte for byte.
+    #[track_caller]
+    pub fn stdout_is(&self, expected: &str) -> &Self {
+        if self.stdout != expected {
+            let line = self
+                .stdout
+                .split('\n')
+                .zip(expected.split('\n'))
+                .position(|(got, want)| got != want)
+                .unwrap_or_else(|| {
+                    self.stdout
+                        .split('\n')
+                        .count()
+                        .min(expected.split('\n').count())
+                });
+            panic!(
+                "stdout differs from line {}\n--- expected:\n{expected}\n--- stdout:\n{}\n--- stderr:\n{}",
+                line + 1,
+                self.stdout,
+                self.stderr
+            );
+        }
         self
     }
 
@@ -131,11 +159,7 @@ impl TestEnv {
 
     /// Write an executable `/bin/sh` script; returns its absolute path.
     pub fn script(&self, rel: &str, body: &str) -> String {
-        let p = self.path(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
-        p.display().to_string()
+        testkit::script(&self.path(rel), body).display().to_string()
     }
 
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
@@ -244,6 +268,7 @@ mod stat;
 
 /// Whether a process with this pid exists (and is not a zombie). Reads
 /// `/proc`: the tests that use it are Linux-only.
+#[cfg(target_os = "linux")]
 pub fn alive(pid: i32) -> bool {
     stat::Stat::of(i64::from(pid)).is_some_and(stat::Stat::can_act)
 }
