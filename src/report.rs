@@ -124,6 +124,24 @@ pub fn render(section: &Section, lang: Lang) -> String {
                 ));
             }
         }
+        Section::SaveFailed { error } => {
+            lines.push("• ALERT: the state could not be saved — nothing was started".into());
+            lines.push(format!("- error: {error}"));
+        }
+        Section::Clock(fix) => {
+            lines.push(format!(
+                "• CLOCK: {} stored time(s) lay in the future (up to {}) and were reset to now",
+                fix.times,
+                crate::clock::local_text(fix.latest, "%Y-%m-%d %H:%M")
+            ));
+            lines.push("- the clock went back: waits and schedules start over from now".into());
+            if !fix.voided.is_empty() {
+                lines.push(format!(
+                    "- ended (given in the future): {}",
+                    fix.voided.join(", ")
+                ));
+            }
+        }
         Section::StateCorrupt { detail } => {
             lines.push("• ALERT: state file was corrupt; a fresh state was started".into());
             lines.push(format!("- old file: {detail}"));

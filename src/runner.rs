@@ -128,19 +128,31 @@ pub fn observe(runner: &dyn Runner, job: &Job) -> Observation {
 /// The status of every job, at most `parallel` at once; the results come
 /// back in the order of `jobs`.
 pub fn observe_all(runner: &dyn Runner, jobs: &[&Job], parallel: usize) -> Vec<Observation> {
-    if jobs.is_empty() {
-        return Vec::new();
+    pool(jobs, parallel, |job| observe(runner, job))
+}
+
+/// Do `work` for every item, at most `parallel` at once, on scoped threads;
+/// the results come back in the order of `items`, whatever finished first.
+/// This is the tick's one pool (SPEC §5 step 4): a hanging command holds one
+/// worker, never the others.
+pub fn pool<T: Sync, R: Send>(
+    items: &[T],
+    parallel: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if items.len() <= 1 || parallel <= 1 {
+        return items.iter().map(&work).collect();
     }
-    let results: Vec<Mutex<Option<Observation>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
-    let workers = parallel.clamp(1, jobs.len());
+    let workers = parallel.min(items.len());
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                let obs = observe(runner, job);
-                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(obs);
+                let Some(item) = items.get(i) else { break };
+                let r = work(item);
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
             });
         }
     });
@@ -149,7 +161,7 @@ pub fn observe_all(runner: &dyn Runner, jobs: &[&Job], parallel: usize) -> Vec<O
         .map(|m| {
             m.into_inner()
                 .unwrap_or_else(|e| e.into_inner())
-                .unwrap_or_else(|| Observation::Unknown("status not run".into()))
+                .expect("every item is worked on once")
         })
         .collect()
 }

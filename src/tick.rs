@@ -2,7 +2,7 @@
 //! run commands through a [`Runner`], ask `rules` what they mean, render,
 //! deliver, save — and decides nothing itself.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
@@ -18,6 +18,7 @@ use crate::rules::{self, Autorun, AutorunNote, QueueVerdict, Section, TickEnd};
 use crate::runner::{self, DryRun, Ran, Real, Runner, Which};
 use crate::signals;
 use crate::state::{self, MonitorRecord, State};
+use crate::status::Observation;
 
 /// What one pass works with: where the files are, how it was asked to run,
 /// the clock reading it decides by, and the runner of job commands.
@@ -75,6 +76,9 @@ impl Tick<'_> {
         if let Some(detail) = st.corrupt_moved_to.take() {
             sections.push(Section::StateCorrupt { detail });
         }
+        if let Some(fix) = rules::clock::correct(&mut st, self.clock.now) {
+            sections.push(Section::Clock(fix));
+        }
 
         let known = st.config_fingerprint.take();
         let text = match std::fs::read_to_string(&self.files.config) {
@@ -130,14 +134,13 @@ impl Tick<'_> {
 
         // With the last good config the tick only watches: nothing is
         // started, and neither the queue nor the checks run (SPEC §5 step 2).
-        if !watch_only {
-            self.run_queue(&config, &mut st, &mut sections);
-            if signals::received().is_none() {
-                self.run_checks(&config, &mut st, &mut sections);
-            }
-        }
-        if signals::received().is_none() {
-            self.watch_long_jobs(&config, &mut st, &mut sections, watch_only);
+        let save_error = self
+            .run_all(&config, &mut st, &mut sections, watch_only)
+            .err();
+        if let Some(error) = &save_error {
+            sections.push(Section::SaveFailed {
+                error: error.clone(),
+            });
         }
 
         if !sections.is_empty() {
@@ -160,7 +163,7 @@ impl Tick<'_> {
                 self.started.elapsed().as_millis()
             );
         }
-        self.finish(st, watch_only)
+        self.finish(st, watch_only, save_error.is_some())
     }
 
     /// A report that holds only the config alert has a header without a
@@ -183,7 +186,7 @@ impl Tick<'_> {
             );
             st.last_config_error_at = Some(self.clock.now);
         }
-        self.finish(st, false)
+        self.finish(st, false, false)
     }
 
     /// Print the config error, and add its alert (at most once an hour) as
@@ -214,11 +217,11 @@ impl Tick<'_> {
     }
 
     /// Save (unless dry run) and pick the exit code (`rules::tick_exit`).
-    fn finish(&self, mut st: State, config_invalid: bool) -> Result<Code> {
+    fn finish(&self, mut st: State, config_invalid: bool, save_failed: bool) -> Result<Code> {
         let end = TickEnd {
             signal: signals::received(),
             config_invalid,
-            save_failed: false,
+            save_failed,
             undelivered: self.delivers() && !config_invalid && !st.outbox.is_empty(),
         };
         let code = rules::tick_exit(end);
@@ -270,102 +273,197 @@ impl Tick<'_> {
                 outln!("{}", msg.text());
             }
         }
-        self.finish(st, true)
+        self.finish(st, true, false)
     }
 
-    /// SPEC §5.4.
-    fn run_queue(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
+    /// SPEC §5 steps 4–5: the queue (§5.4), the due checks (§5.5) and the
+    /// status of every enabled long job, all in one parallel pool, each with
+    /// its own time limit; then every decision in config order (queue,
+    /// checks, long jobs), whatever finished first. With the last good
+    /// config (`watch_only`) only the status commands run.
+    fn run_all(
+        &self,
+        config: &Config,
+        st: &mut State,
+        sections: &mut Vec<Section>,
+        watch_only: bool,
+    ) -> Result<(), String> {
         let now = self.clock.now;
-        for i in 0..st.queue.len() {
-            if signals::received().is_some() {
-                break;
+        let mut tasks: Vec<Task> = Vec::new();
+        // Queue items whose job may not run are settled at once, in place.
+        let mut queue_sections: Vec<(usize, Section)> = Vec::new();
+        if !watch_only {
+            for i in 0..st.queue.len() {
+                if !rules::queue_due(&st.queue[i], now) {
+                    continue;
+                }
+                let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
+                let QueueVerdict::Run(job) = verdict else {
+                    queue_sections.push((i, rules::queue_refuse(&mut st.queue[i], &verdict, now)));
+                    continue;
+                };
+                // SPEC §11: the item's own limit, else the job's, else 300 s.
+                let limit = runner::limit(
+                    st.queue[i]
+                        .timeout_seconds
+                        .or(job.policy.timeout_seconds)
+                        .unwrap_or(runner::QUEUED_RUN_TIMEOUT_SECONDS),
+                    runner::QUEUED_RUN_TIMEOUT_SECONDS,
+                );
+                // Items for the same job run one after another, in one task.
+                match tasks
+                    .iter_mut()
+                    .find(|t| matches!(t, Task::Queue { job: j, .. } if j.id == job.id))
+                {
+                    Some(Task::Queue { items, .. }) => items.push((i, limit)),
+                    _ => tasks.push(Task::Queue {
+                        job,
+                        items: vec![(i, limit)],
+                    }),
+                }
             }
-            if !rules::queue_due(&st.queue[i], now) {
-                continue;
-            }
-            let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
-            let QueueVerdict::Run(job) = verdict else {
-                sections.push(rules::queue_refuse(&mut st.queue[i], &verdict, now));
-                continue;
-            };
-            let limit = runner::limit(
-                st.queue[i]
-                    .timeout_seconds
-                    .unwrap_or(runner::QUEUED_RUN_TIMEOUT_SECONDS),
-                runner::QUEUED_RUN_TIMEOUT_SECONDS,
-            );
-            match self.runner.run(job, Which::Run, limit) {
-                Ran::Recorded => sections.push(would_run(job)),
-                Ran::Done(out) => {
-                    rules::record_run(st.job_mut(&job.id), &out, now);
-                    if let Some(s) = rules::queue_finish(&mut st.queue[i], job, &out, now) {
-                        sections.push(s);
-                    }
+            for job in &config.jobs {
+                let prev = st.jobs.get(&job.id);
+                if rules::check_due(job, prev.unwrap_or(&Default::default()), now) {
+                    let limit = runner::limit(
+                        job.policy
+                            .timeout_seconds
+                            .unwrap_or(runner::CHECK_TIMEOUT_SECONDS),
+                        runner::CHECK_TIMEOUT_SECONDS,
+                    );
+                    tasks.push(Task::Check { job, limit });
                 }
             }
         }
-        st.trim_queue();
-    }
+        let long: Vec<&Job> = config
+            .jobs
+            .iter()
+            .filter(|j| j.enabled && j.kind == Kind::LongRunningRead)
+            .collect();
+        tasks.extend(long.iter().map(|j| Task::Status(j)));
 
-    /// SPEC §5.5.
-    fn run_checks(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
-        let now = self.clock.now;
-        for job in &config.jobs {
-            let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
-            if !rules::check_due(job, &prev, now) {
-                continue;
+        let done = runner::pool(&tasks, self.args.parallel as usize, |t| self.work(t));
+
+        let mut checks = Vec::new();
+        let mut observations = Vec::new();
+        for (task, result) in tasks.iter().zip(done) {
+            match (task, result) {
+                (Task::Queue { job, .. }, Done::Queue(runs)) => {
+                    for (i, ran) in runs {
+                        let section = match ran {
+                            Ran::Recorded => Some(would_run(job)),
+                            Ran::Done(out) => {
+                                rules::record_run(st.job_mut(&job.id), &out, now);
+                                rules::queue_finish(&mut st.queue[i], job, &out, now)
+                            }
+                        };
+                        queue_sections.extend(section.map(|s| (i, s)));
+                    }
+                }
+                (Task::Check { job, .. }, Done::Check(ran)) => checks.push((*job, ran)),
+                (Task::Status(job), Done::Status(obs)) => observations.push((*job, obs)),
+                _ => unreachable!("each task has its own kind of result"),
             }
-            // SPEC §5.5: 60 s (a per-job `timeoutSeconds` is not read yet).
-            let limit = runner::limit(runner::CHECK_TIMEOUT_SECONDS, runner::CHECK_TIMEOUT_SECONDS);
-            let out = match self.runner.run(job, Which::Run, limit) {
+        }
+        queue_sections.sort_by_key(|(i, _)| *i);
+        sections.extend(queue_sections.into_iter().map(|(_, s)| s));
+        st.trim_queue();
+        if signals::received().is_some() {
+            // Interrupted commands say nothing about the jobs: decide nothing.
+            return Ok(());
+        }
+        for (job, ran) in checks {
+            let out = match ran {
                 Ran::Recorded => {
                     sections.push(would_run(job));
                     continue;
                 }
                 Ran::Done(out) => out,
             };
-            if signals::received().is_some() {
-                return;
-            }
+            let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
             let quiet = rules::silenced(&st.silences, &job.id, now);
             let (new, section) = rules::decide_check(job, &prev, &out, now, quiet);
             st.jobs.insert(job.id.clone(), new);
             sections.extend(section);
         }
+        self.decide_long_jobs(observations, st, sections, watch_only)
     }
 
-    /// SPEC §5 steps 4–5: status commands in parallel, decisions in config order.
-    fn watch_long_jobs(
+    /// One task of the pool.
+    fn work(&self, task: &Task) -> Done {
+        match task {
+            Task::Queue { job, items } => {
+                let mut runs = Vec::new();
+                for (i, limit) in items {
+                    if signals::received().is_some() {
+                        break;
+                    }
+                    runs.push((*i, self.runner.run(job, Which::Run, *limit)));
+                }
+                Done::Queue(runs)
+            }
+            Task::Check { job, limit } => Done::Check(self.runner.run(job, Which::Run, *limit)),
+            Task::Status(job) => Done::Status(runner::observe(self.runner, job)),
+        }
+    }
+
+    /// SPEC §5 step 5: the decisions for the long jobs, in config order. The
+    /// automatic starts they call for run in parallel, after their
+    /// `lastAutoResumeAt` has been saved durably — a decision with a side
+    /// effect is written down before the side effect, so no crash, full disk
+    /// or broken pipe can make a start happen twice. If that save fails,
+    /// nothing is started and the error is returned.
+    fn decide_long_jobs(
         &self,
-        config: &Config,
+        observations: Vec<(&Job, Observation)>,
         st: &mut State,
         sections: &mut Vec<Section>,
         watch_only: bool,
-    ) {
+    ) -> Result<(), String> {
         let now = self.clock.now;
-        let jobs: Vec<&Job> = config
-            .jobs
+        let plans: Vec<Option<Autorun>> = observations
             .iter()
-            .filter(|j| j.enabled && j.kind == Kind::LongRunningRead)
+            .map(|(job, obs)| {
+                let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
+                (!watch_only)
+                    .then(|| rules::plan_autorun(job, obs, &prev, now))
+                    .flatten()
+            })
             .collect();
-        let observations = runner::observe_all(self.runner, &jobs, self.args.parallel as usize);
-        if signals::received().is_some() {
-            // Interrupted statuses say nothing about the jobs: decide nothing.
-            return;
+        let to_start: Vec<&Job> = observations
+            .iter()
+            .zip(&plans)
+            .filter(|(_, p)| **p == Some(Autorun::Start))
+            .map(|((job, _), _)| *job)
+            .collect();
+        let mut save_error = None;
+        if !to_start.is_empty() && !self.dry {
+            for job in &to_start {
+                st.job_mut(&job.id).last_auto_resume_at = Some(now);
+            }
+            if let Err(e) = state::save(&self.files.state, st) {
+                save_error = Some(format!("{e:#}"));
+            }
         }
-        for (job, obs) in jobs.into_iter().zip(observations) {
+        let started: Vec<Option<Ran>> = if save_error.is_some() {
+            to_start.iter().map(|_| None).collect()
+        } else {
+            runner::pool(&to_start, self.args.parallel as usize, |job| {
+                Some(self.runner.run(job, Which::Start, runner::START_TIMEOUT))
+            })
+        };
+        let mut started = to_start.iter().map(|j| j.id.as_str()).zip(started);
+        for ((job, obs), plan) in observations.iter().zip(plans) {
             let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
             let mut next_prev = prev.clone();
-            let plan = if watch_only {
-                None
-            } else {
-                rules::plan_autorun(job, &obs, &prev, now)
-            };
             let note = match plan {
                 Some(Autorun::Start) => {
-                    match self.runner.run(job, Which::Start, runner::START_TIMEOUT) {
-                        Ran::Recorded => Some(AutorunNote::WouldStart),
-                        Ran::Done(out) => {
+                    let ran = started.find(|(id, _)| *id == job.id).and_then(|(_, r)| r);
+                    match ran {
+                        // The save failed: nothing was started.
+                        None => None,
+                        Some(Ran::Recorded) => Some(AutorunNote::WouldStart),
+                        Some(Ran::Done(out)) => {
                             next_prev.last_start = Some(rules::run_record(&out));
                             Some(AutorunNote::from_start(&out))
                         }
@@ -376,13 +474,38 @@ impl Tick<'_> {
                 None => None,
             };
             let quiet = rules::silenced(&st.silences, &job.id, now);
-            let outcome = rules::decide_job(job, &obs, &next_prev, &self.clock, note, quiet);
+            let outcome = rules::decide_job(job, obs, &next_prev, &self.clock, note, quiet);
             st.jobs.insert(job.id.clone(), outcome.state);
             if let Some(s) = outcome.section {
                 sections.push(Section::Job(s));
             }
         }
+        match save_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
+}
+
+/// Work for the tick's pool.
+enum Task<'c> {
+    /// Due queue items of one job, run one after another: (index, limit).
+    Queue {
+        job: &'c Job,
+        items: Vec<(usize, Duration)>,
+    },
+    Check {
+        job: &'c Job,
+        limit: Duration,
+    },
+    Status(&'c Job),
+}
+
+/// What a task did.
+enum Done {
+    Queue(Vec<(usize, Ran)>),
+    Check(Ran),
+    Status(Observation),
 }
 
 /// A dry run's note for a queued or scheduled job.

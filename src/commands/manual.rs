@@ -139,13 +139,12 @@ pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
         };
         for a in job.after.iter().filter(|a| a.when == when) {
             let outcome = if out.success() { "success" } else { "failure" };
-            let mut item = QueueItem::new(
+            let item = QueueItem::new(
                 &a.job_id,
                 now,
                 now + a.delay_seconds,
                 format!("after {id} ({outcome})"),
             );
-            item.timeout_seconds = Some(runner::QUEUED_RUN_TIMEOUT_SECONDS);
             outln!(
                 "queued {} (in {}s): the next tick runs it",
                 a.job_id,

@@ -124,6 +124,17 @@ fn refused(r: Refusal) -> anyhow::Error {
 fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
     let _lock = state::lock(&files.state, g.lock_timeout)?;
     let mut st = state::load(&files.state, true)?;
+    if let Some(fix) = rules::clock::correct(&mut st, Clock::read().now) {
+        errln!(
+            "warning: the clock went back: {} stored time(s) were in the future and were reset{}",
+            fix.times,
+            if fix.voided.is_empty() {
+                String::new()
+            } else {
+                format!("; ended: {}", fix.voided.join(", "))
+            }
+        );
+    }
     let result = f(&mut st);
     state::save(&files.state, &mut st)?;
     result

@@ -111,6 +111,9 @@ pub struct Policy {
     pub auto_resume_backoff_seconds: f64,
     pub quiet_hours: QuietHours,
     pub status_timeout_seconds: f64,
+    /// `one_shot_read` only: the limit of a scheduled or queued run (else
+    /// 60 s scheduled, 300 s queued).
+    pub timeout_seconds: Option<f64>,
     pub every_seconds: Option<f64>,
 }
 
@@ -125,6 +128,7 @@ impl Default for Policy {
             auto_resume_backoff_seconds: 900.0,
             quiet_hours: QuietHours::DEFAULT,
             status_timeout_seconds: 30.0,
+            timeout_seconds: None,
             every_seconds: None,
         }
     }

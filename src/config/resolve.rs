@@ -368,6 +368,11 @@ fn resolve_policy(obj: &Map<String, Value>, fallback: &Policy) -> Policy {
             .and_then(Value::as_f64)
             .filter(|s| *s > 0.0)
             .unwrap_or(fallback.status_timeout_seconds),
+        timeout_seconds: obj
+            .get("timeoutSeconds")
+            .and_then(Value::as_f64)
+            .filter(|s| *s > 0.0)
+            .or(fallback.timeout_seconds),
         every_seconds: match obj.get("everySeconds") {
             None => fallback.every_seconds,
             Some(v) => v.as_f64().filter(|s| *s >= 0.0),

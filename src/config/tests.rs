@@ -223,6 +223,7 @@ fn a_full_config_resolves_every_fallback() {
                 end_minute: 0
             },
             status_timeout_seconds: 12.5,
+            timeout_seconds: None,
             every_seconds: None,
         }
     );
@@ -251,6 +252,7 @@ fn a_full_config_resolves_every_fallback() {
                 end_minute: 7 * 60
             },
             status_timeout_seconds: 5.0,
+            timeout_seconds: None,
             every_seconds: Some(3600.0),
         }
     );

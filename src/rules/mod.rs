@@ -17,6 +17,7 @@ use crate::state::JobState;
 use crate::status::python_json;
 
 mod check;
+pub mod clock;
 mod holds;
 mod long;
 mod queue;

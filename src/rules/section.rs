@@ -142,6 +142,13 @@ pub enum Section {
     StateCorrupt {
         detail: String,
     },
+    /// The state could not be saved before an automatic start: nothing
+    /// was started (SPEC §5 step 5).
+    SaveFailed {
+        error: String,
+    },
+    /// Stored times lay in the future and were brought back (SPEC §5).
+    Clock(super::clock::ClockFix),
 }
 
 /// The decision for one long job.

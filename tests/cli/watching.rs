@@ -270,3 +270,182 @@ fn status_with_a_broken_config_shows_the_error_then_the_last_good_jobs() {
         .code(2)
         .stderr_has("config invalid");
 }
+
+const FUTURE: f64 = 2_000_000_000.0;
+
+#[test]
+fn one_tick_in_the_future_does_not_stall_the_monitor() {
+    let mut env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    env.at(FUTURE);
+    env.tick().code(0).stdout_has("AUTORUN: started");
+    env.run(&["silence", "j", "--for", "10m"]).code(0);
+    assert_eq!(starts(&env), 1);
+
+    // Back to real time: the backoff starts over from now, not from 2033;
+    // the silence given "in the future" is over.
+    env.at(NOON);
+    let back = env.tick();
+    back.code(0).stdout_has("CLOCK:").stdout_has("silence of j");
+    assert_eq!(
+        starts(&env),
+        1,
+        "inside the backoff again, counted from now"
+    );
+    assert_eq!(env.state()["jobs"]["j"]["lastAutoResumeAt"], json!(NOON));
+    assert!(env.state().get("silences").is_none());
+    env.at(NOON + 600.0);
+    env.tick().code(0).stdout_has("AUTORUN: started");
+    assert_eq!(starts(&env), 2, "started again after the backoff");
+    env.at(NOON + 660.0);
+    assert!(!env.tick().stdout.contains("CLOCK"), "said once");
+}
+
+#[test]
+fn an_approval_given_in_the_future_is_void_when_the_clock_comes_back() {
+    let mut env = TestEnv::new();
+    let write = env.script("write.sh", "echo wrote >> writes.log");
+    let verify = env.script("verify.sh", "true");
+    env.config(&config_with(json!([
+        {"id": "w", "kind": "one_shot_write", "risk": "write_local",
+         "commands": {"run": [write]}, "after": [{"jobId": "v"}]},
+        {"id": "v", "kind": "one_shot_read", "risk": "read_only", "commands": {"run": [verify]}},
+    ])));
+    env.at(FUTURE);
+    env.run(&["approve", "w", "--for", "1h"]).code(0);
+    env.at(NOON + 3.0 * 86400.0);
+    env.run(&["run", "w"]).code(4).stderr_has("clock went back");
+    assert_eq!(env.read("writes.log"), "", "the write never ran");
+}
+
+/// A script that marks `me` and succeeds only if every one of `all` is
+/// marked within 10 s: it can pass only when they all run at the same time.
+fn barrier(env: &TestEnv, rel: &str, me: &str, all: &[&str], out: &str) -> String {
+    let waits: Vec<String> = all.iter().map(|m| format!("[ -f {m}.mark ]")).collect();
+    env.script(
+        rel,
+        &format!(
+            "touch {me}.mark\ni=0\nwhile ! ( {} ) && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done\n( {} ) && echo {out}",
+            waits.join(" && "),
+            waits.join(" && "),
+        ),
+    )
+}
+
+#[test]
+fn queue_checks_and_statuses_run_in_one_pool() {
+    let env = TestEnv::new();
+    let all = ["q", "c", "s"];
+    let queued = barrier(&env, "q.sh", "q", &all, "queued ok");
+    let check = barrier(&env, "c.sh", "c", &all, "check ok");
+    let status = barrier(
+        &env,
+        "s.sh",
+        "s",
+        &all,
+        r#"'{"running":true,"completed":false}'"#,
+    );
+    env.config(&config_with(json!([
+        {"id": "q", "kind": "one_shot_read", "risk": "read_only", "commands": {"run": [queued]}},
+        {"id": "c", "kind": "one_shot_read", "risk": "read_only", "enabled": true,
+         "commands": {"run": [check]}, "policy": {"everySeconds": 60}},
+        long_job("s", &status, "/bin/true"),
+    ])));
+    env.write(
+        "state/ops-monitor.json",
+        &json!({"version": 1, "jobs": {}, "queue": [{"id": "q1", "jobId": "q", "createdAt": NOON,
+            "notBefore": NOON, "reason": "t", "status": "pending", "attempt": 0}]})
+        .to_string(),
+    );
+    let run = env.tick();
+    run.code(0);
+    let st = env.state();
+    assert_eq!(st["queue"][0]["status"], json!("done"), "{}", run.stdout);
+    assert_eq!(st["queue"][0]["stdoutTail"], json!("queued ok"));
+    assert_eq!(st["jobs"]["c"]["lastRun"]["exitCode"], json!(0));
+    assert_eq!(
+        st["jobs"]["s"]["lastSeen"]["running"],
+        json!(true),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn automatic_starts_run_in_parallel() {
+    let env = TestEnv::new();
+    let status = env.script("status.sh", r#"echo '{"running":false,"completed":false}'"#);
+    let ids = ["a", "b", "c"];
+    let jobs: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let start = barrier(&env, &format!("start-{id}.sh"), id, &ids, "up");
+            let mut job = long_job(id, &status, &start);
+            job["policy"] = json!({"autoResume": true});
+            job
+        })
+        .collect();
+    env.config(&config_with(Value::Array(jobs)));
+    let run = env.tick();
+    run.code(0);
+    assert_eq!(
+        run.stdout.matches("AUTORUN: started").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_full_disk_never_makes_a_start_happen_twice() {
+    let mut env = TestEnv::new();
+    let disk = env.path("disk");
+    fs::create_dir_all(&disk).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&disk)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to mount a small tmpfs (run as root) for the full-disk test"
+        );
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: cannot mount a tmpfs here (run as root to test a full disk)"
+        );
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.clone());
+    env.config(&config_with(json!([paused_job(&env)])));
+    let state = disk.join("ops-monitor.json");
+    env.run_with_state(&state, &["tick", "--print-only"])
+        .code(0);
+    assert_eq!(starts(&env), 1);
+    // Fill the disk to the last byte.
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=1k", "count=128"])
+        .arg(format!("of={}", disk.join("filler").display()))
+        .stderr(Stdio::null())
+        .status();
+    for minute in 1..=3 {
+        env.at(NOON + 600.0 * minute as f64 + 60.0);
+        let run = env.run_with_state(&state, &["tick", "--print-only"]);
+        run.code(1).stdout_has("the state could not be saved");
+        assert_eq!(starts(&env), 1, "never started without the backoff saved");
+    }
+    fs::remove_file(disk.join("filler")).unwrap();
+    env.at(NOON + 3600.0);
+    env.run_with_state(&state, &["tick", "--print-only"])
+        .code(0);
+    assert_eq!(starts(&env), 2, "started once the save works");
+}
