@@ -13,7 +13,7 @@ use crate::deliver::{self, Context};
 use crate::exit::Code;
 use crate::out::{errln, outln};
 use crate::paths::Files;
-use crate::report;
+use crate::report::{self, Message};
 use crate::rules::{self, Autorun, AutorunNote, QueueVerdict, Section, TickEnd};
 use crate::runner::{self, DryRun, Ran, Real, Runner, Which};
 use crate::signals;
@@ -143,10 +143,19 @@ impl Tick<'_> {
             });
         }
 
+        let mut save_error = save_error;
         if !sections.is_empty() {
             let msg = report::message(lang, self.header_clock(&sections), &sections, now);
             if self.delivers() {
-                notices.extend(deliver::deliver(&mut st.outbox, &ctx, &msg, now).notices);
+                match self.send(&mut st, &ctx, &msg) {
+                    Ok(sent) => notices.extend(sent),
+                    Err(e) => {
+                        errln!(
+                            "ERROR: the state could not be saved, so nothing was delivered: {e}"
+                        );
+                        save_error = Some(e);
+                    }
+                }
             } else {
                 outln!("{}", msg.text());
             }
@@ -164,6 +173,18 @@ impl Tick<'_> {
             );
         }
         self.finish(st, watch_only, save_error.is_some())
+    }
+
+    /// SPEC §5 step 6: the report goes into the outbox, the state is saved,
+    /// and only then is it delivered. If the save fails nothing is sent —
+    /// the report is not on record, and the next tick builds it again.
+    fn send(&self, st: &mut State, ctx: &Context, msg: &Message) -> Result<Vec<String>, String> {
+        let mut notices = deliver::enqueue(&mut st.outbox, ctx, msg, self.clock.now);
+        if let Err(e) = state::save(&self.files.state, st) {
+            return Err(format!("{e:#}"));
+        }
+        notices.extend(deliver::flush_outbox(&mut st.outbox, ctx, self.clock.now).notices);
+        Ok(notices)
     }
 
     /// A report that holds only the config alert has a header without a
@@ -266,7 +287,12 @@ impl Tick<'_> {
             if self.delivers() {
                 let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
                 let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
-                for n in deliver::deliver(&mut st.outbox, &ctx, &msg, self.clock.now).notices {
+                let sent = self.send(&mut st, &ctx, &msg).unwrap_or_else(|e| {
+                    vec![format!(
+                        "ERROR: the state could not be saved, so nothing was delivered: {e}"
+                    )]
+                });
+                for n in sent {
                     errln!("{n}");
                 }
             } else {

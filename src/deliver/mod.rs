@@ -270,6 +270,43 @@ pub fn deliver(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
     session.finish(outbox, delivered)
 }
 
+/// Put `message` in the outbox for every channel, due now, without sending
+/// anything (SPEC §5 step 6): the caller saves the state and then calls
+/// [`flush_outbox`], so a report is on disk before it leaves, and a crash,
+/// a full disk or a broken pipe can never deliver it twice or lose it.
+/// Entries already waiting on those channels become due too, so each
+/// channel keeps its order (oldest first, their backoff ignored).
+pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) -> Vec<String> {
+    let channels = ctx.channel_list();
+    for entry in outbox.entries.iter_mut() {
+        if channels.iter().any(|c| c.key() == entry.channel) {
+            entry.next_attempt_at = entry.next_attempt_at.min(now);
+        }
+    }
+    for spec in channels {
+        outbox.entries.push(OutboxMessage::new(
+            spec,
+            &message.header,
+            &message.sections,
+            message.time,
+            now,
+        ));
+    }
+    outbox
+        .trim()
+        .into_iter()
+        .map(|gone| {
+            format!(
+                "outbox full ({} kept): dropped the oldest undelivered message for {} (made {}, {} attempts)",
+                OUTBOX_KEEP,
+                gone.channel,
+                rfc3339(gone.created_at),
+                gone.attempts
+            )
+        })
+        .collect()
+}
+
 /// The `notify TEXT` command: retry the outbox, then deliver `text` as a
 /// one-off message through the same channels and rules.
 pub fn notify(outbox: &mut Outbox, ctx: &Context, text: &str, now: f64) -> Outcome {

@@ -426,11 +426,11 @@ fn a_full_disk_never_makes_a_start_happen_twice() {
         }
     }
     let _unmount = Unmount(disk.clone());
-    env.config(&config_with(json!([paused_job(&env)])));
+    env.config(&with_file_channel(config_with(json!([paused_job(&env)]))));
     let state = disk.join("ops-monitor.json");
-    env.run_with_state(&state, &["tick", "--print-only"])
-        .code(0);
+    env.run_with_state(&state, &["tick"]).code(0);
     assert_eq!(starts(&env), 1);
+    assert_eq!(delivered(&env).len(), 1);
     // Fill the disk to the last byte.
     let _ = Command::new("dd")
         .args(["if=/dev/zero", "bs=1k", "count=128"])
@@ -439,13 +439,15 @@ fn a_full_disk_never_makes_a_start_happen_twice() {
         .status();
     for minute in 1..=3 {
         env.at(NOON + 600.0 * minute as f64 + 60.0);
-        let run = env.run_with_state(&state, &["tick", "--print-only"]);
-        run.code(1).stdout_has("the state could not be saved");
+        let run = env.run_with_state(&state, &["tick"]);
+        run.code(1).stderr_has("the state could not be saved");
         assert_eq!(starts(&env), 1, "never started without the backoff saved");
+        assert_eq!(delivered(&env).len(), 1, "nothing delivered off the record");
     }
     fs::remove_file(disk.join("filler")).unwrap();
     env.at(NOON + 3600.0);
-    env.run_with_state(&state, &["tick", "--print-only"])
-        .code(0);
+    env.run_with_state(&state, &["tick"]).code(0);
     assert_eq!(starts(&env), 2, "started once the save works");
+    let texts = delivered(&env);
+    assert_eq!(texts.len(), 2, "{texts:?}");
 }
