@@ -124,6 +124,13 @@ pub enum Command {
     },
     /// The stored output of a job's last start, stop and run, and its queue items
     Logs { job: String },
+    /// Where every file is and why, what delivery would use, and lint
+    /// warnings for the config — without sending anything or showing a secret
+    Doctor {
+        /// Send one test message through every channel
+        #[arg(long)]
+        send_test: bool,
+    },
     /// An offline end-to-end check of this installation
     Selftest,
     /// Print the config JSON Schema

@@ -15,6 +15,7 @@ mod clock;
 mod commands;
 mod config;
 mod deliver;
+mod doctor;
 mod exit;
 mod out;
 mod outbox;
@@ -87,6 +88,7 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Unsilence { which } => commands::silence(g, which, None),
         Command::Notify { text, target } => commands::notify(g, text, target.clone()),
         Command::Logs { job } => commands::logs(g, job),
+        Command::Doctor { send_test } => doctor::run(g, *send_test),
         Command::Selftest => selftest::run(),
         Command::Schema => {
             outln!("{}", config::SCHEMA.trim_end());

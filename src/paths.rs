@@ -183,7 +183,10 @@ impl fmt::Display for Rule {
                 "rule {n}: $OPENCLAW_HOME itself (the Python version's meaning)"
             ),
             Rule::Profile(p) => write!(f, "rule {n}: ~/.openclaw-{p} ($OPENCLAW_PROFILE)"),
-            Rule::Default => write!(f, "rule {n}: the default folder"),
+            Rule::Default => write!(
+                f,
+                "rule {n}: ~/.openclaw, else the first of ~/.clawdbot, ~/.moldbot, ~/.moltbot that exists"
+            ),
         }
     }
 }
@@ -341,7 +344,6 @@ pub fn resolve_openclaw_config(env: &Env, home: &Path) -> OpenclawConfigPath {
 /// The files one command works on, from the options, the environment and
 /// the defaults (SPEC §1).
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // the choices are read by `doctor`, next
 pub struct Files {
     pub home: PathBuf,
     pub config: PathBuf,

@@ -81,6 +81,9 @@ pub fn validate_config(g: &Global, strict: bool) -> Result<Code> {
     for w in &config.warnings {
         outln!("WARNING: {w}");
     }
+    for w in config::lint(&config, std::env::var_os("PATH").as_deref()) {
+        outln!("WARNING: {w}");
+    }
     Ok(Code::Ok)
 }
 

@@ -13,6 +13,7 @@
 //! are sorted by path so a file's mistakes read top to bottom.
 
 mod last_good;
+mod lint;
 #[cfg(test)]
 mod props;
 mod python;
@@ -22,6 +23,7 @@ mod schema;
 mod tests;
 
 pub use last_good::LastGood;
+pub use lint::lint;
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};

@@ -25,6 +25,7 @@
 
 mod channels;
 mod openclaw;
+pub mod probe;
 pub mod split;
 mod telegram;
 

@@ -5,6 +5,7 @@ mod commands;
 mod compat;
 mod delivery;
 mod manual;
+mod openclaw;
 mod pyref;
 mod robust;
 mod tick;

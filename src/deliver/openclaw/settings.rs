@@ -76,7 +76,6 @@ impl Target {
     }
 
     /// `123`, `123, topic 42`, `123, General topic`.
-    #[allow(dead_code)] // for `doctor`, next
     pub fn describe(&self) -> String {
         match (self.thread, self.general_topic) {
             (Some(t), _) => format!("{}, topic {t}", self.chat),

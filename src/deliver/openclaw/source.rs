@@ -206,7 +206,6 @@ pub struct Source {
     pub env: EnvSources,
     /// `${VAR}` references left as written because the variable is unset:
     /// (JSON path, variable).
-    #[allow(dead_code)] // for `doctor`, next
     pub unresolved: Vec<(String, String)>,
     /// The ids of `channels.telegram.accounts` in file order.
     pub account_order: Vec<String>,
