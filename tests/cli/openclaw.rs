@@ -663,6 +663,33 @@ fn doctor_reports_the_home_rule_and_a_sticky_home() {
         "home          {} (rule 3: $OPENCLAW_HOME itself (the Python version's meaning))",
         env.root().display()
     ));
+    // Rule 4: a profile under the user's home.
+    let mut env = TestEnv::new();
+    env.env("OPENCLAW_HOME", "").env("OPENCLAW_PROFILE", "work");
+    env.run(&["doctor"]).stdout_has(&format!(
+        "home          {} (rule 4: ~/.openclaw-work ($OPENCLAW_PROFILE))",
+        env.path("home/.openclaw-work").display()
+    ));
+    // Rule 5: a legacy folder and config name when ~/.openclaw is missing.
+    let mut env = TestEnv::new();
+    env.env("OPENCLAW_HOME", "");
+    env.write(
+        "home/.clawdbot/clawdbot.json",
+        "{ channels: { telegram: { botToken: '1:SHAPE-TOKEN-legacy', allowFrom: [77] } } }",
+    );
+    let run = env.run(&["doctor"]);
+    run.code(0)
+        .stdout_has(&format!(
+            "home          {} (rule 5:",
+            env.path("home/.clawdbot").display()
+        ))
+        .stdout_has(&format!(
+            "OpenClaw      {} (<home>/clawdbot.json) — read",
+            env.path("home/.clawdbot/clawdbot.json").display()
+        ))
+        .stdout_has("  target      77 (from channels.telegram.allowFrom[0])");
+    assert_no_token(&env, &[&run]);
+
     // Rule 1 over everything — unless a state elsewhere keeps the home.
     let mut env = TestEnv::new();
     let sd = env.path("sd").display().to_string();
