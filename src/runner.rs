@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::config::Job;
 use crate::process::{self, Ending, Output};
+use crate::signals;
 use crate::status::{self, Observation};
 
 /// Time limit of an automatic `start` (SPEC §5.2).
@@ -64,7 +65,18 @@ pub struct Real;
 
 impl Runner for Real {
     fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
-        Ran::Done(run_now(job, which, limit))
+        Ran::Done(run_now(job, which, limit, true))
+    }
+}
+
+/// [`Real`], except that a SIGHUP does not stop the command: `run` of a
+/// write job by a person waits for the job when the terminal goes away and
+/// records its result (SPEC §11 "Approvals"). SIGINT and SIGTERM still stop it.
+pub struct OutlivesHangup;
+
+impl Runner for OutlivesHangup {
+    fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
+        Ran::Done(run_now(job, which, limit, false))
     }
 }
 
@@ -87,7 +99,7 @@ impl DryRun {
 impl Runner for DryRun {
     fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
         if which == Which::Status {
-            return Ran::Done(run_now(job, which, limit));
+            return Ran::Done(run_now(job, which, limit, true));
         }
         self.recorded
             .lock()
@@ -97,9 +109,11 @@ impl Runner for DryRun {
     }
 }
 
-fn run_now(job: &Job, which: Which, limit: Duration) -> Output {
+fn run_now(job: &Job, which: Which, limit: Duration, hangup_stops: bool) -> Output {
     match job.command(which.name()) {
-        Some(argv) => process::run(&process::Spec::new(argv, &job.cwd, limit)),
+        Some(argv) => process::run_until(&process::Spec::new(argv, &job.cwd, limit), &|| {
+            signals::received_stopping(hangup_stops).is_some()
+        }),
         None => Output::not_run(
             Ending::FailedToStart(format!("{} has no {} command", job.id, which.name())),
             limit,

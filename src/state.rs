@@ -56,8 +56,60 @@ pub struct RunRecord {
     pub stdout_tail: String,
     #[serde(default)]
     pub stderr_tail: String,
+    /// New, on `lastRun` of a write job: the approval the run used (SPEC §9).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub approval: Option<ApprovalUsed>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// The approval a write job's run used, kept on its run record (SPEC §9).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalUsed {
+    /// `grant` (from `approve`, used up by the run) or `config` (the gate is
+    /// open in the config).
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A command a person started whose end is not recorded yet (SPEC §11
+/// "Time limits"): written under the lock before the command runs, removed
+/// when its result is recorded. Left behind only when the monitor was killed
+/// mid-command; it then counts until `at + limit` (plus the stop grace).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InProgress {
+    /// When it was started (Unix seconds).
+    pub at: f64,
+    /// Its time limit in seconds.
+    pub limit: f64,
+    /// The ops-monitor process that runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A value of an unexpected shape counts as absent (SPEC §4: read leniently),
+/// rather than making the whole file unreadable.
+fn lenient<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
 }
 
 /// Per-job state. Optional keys are left out of the file when unset.
@@ -95,6 +147,27 @@ pub struct JobState {
     pub last_stop_at: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_stop: Option<RunRecord>,
+    /// New: a `run` by a person is under way (SPEC §6, §11).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub run_in_progress: Option<InProgress>,
+    /// New: a `start` by a person is under way (SPEC §11 `startInProgress`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub start_in_progress: Option<InProgress>,
+    /// New: a `stop` by a person is under way.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub stop_in_progress: Option<InProgress>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -172,6 +245,10 @@ pub struct Grant {
     pub by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The job as it was approved (`rules::safety::job_fingerprint`): a
+    /// config edit of its kind, risk, `run` argv or `cwd` voids the grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -318,6 +395,19 @@ pub struct Lock {
 /// Take the exclusive lock on `<state>.lock`, waiting up to `timeout`.
 /// Past it: exit 75 with `another ops-monitor is running (lock: PATH)`.
 pub fn lock(state_path: &Path, timeout: Duration) -> Result<Lock> {
+    lock_until(state_path, Instant::now().checked_add(timeout))
+}
+
+/// Take the lock, waiting as long as it takes: the second phase of a manual
+/// command (SPEC §11 "Time limits"), which must record a result that has
+/// already happened. Whoever holds the lock (a tick, another phase) holds it
+/// for a bounded time.
+pub fn lock_waiting(state_path: &Path) -> Result<Lock> {
+    lock_until(state_path, None)
+}
+
+/// [`lock`] with a deadline; `None`: no deadline.
+fn lock_until(state_path: &Path, deadline: Option<Instant>) -> Result<Lock> {
     let lock_path = lock_path(state_path);
     if let Some(dir) = lock_path.parent() {
         fs::create_dir_all(dir)
@@ -329,12 +419,11 @@ pub fn lock(state_path: &Path, timeout: Duration) -> Result<Lock> {
         .write(true)
         .open(&lock_path)
         .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
-    let deadline = Instant::now() + timeout;
     loop {
         match file.try_lock() {
             Ok(()) => return Ok(Lock { _file: file }),
             Err(fs::TryLockError::WouldBlock) => {
-                if Instant::now() >= deadline {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(exit::fail(
                         Code::Locked,
                         format!(

@@ -12,7 +12,11 @@ use crate::clock::Clock;
 use crate::config::Kind;
 use crate::exit::{fail, Code};
 use crate::out::outln;
+use crate::rules::safety;
 use crate::state::{Grant, Silence};
+
+/// The longest `approve --for` (SPEC §11 "Approvals").
+const MAX_GRANT: Duration = Duration::from_secs(24 * 3600);
 
 fn who() -> String {
     std::env::var("SUDO_USER")
@@ -34,6 +38,15 @@ pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Re
             ),
         ));
     }
+    if for_ > MAX_GRANT {
+        return Err(fail(
+            Code::Usage,
+            format!(
+                "approve --for is at most 24h (a grant is for one run soon), not {}s",
+                for_.as_secs()
+            ),
+        ));
+    }
     with_state(&files, g, |st| {
         let now = Clock::read().now;
         let expires_at = now + for_.as_secs_f64();
@@ -44,6 +57,7 @@ pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Re
                 expires_at,
                 by: who(),
                 note,
+                fingerprint: Some(safety::job_fingerprint(job)),
                 extra: Default::default(),
             },
         );

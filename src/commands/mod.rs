@@ -125,7 +125,22 @@ fn refused(r: Refusal) -> anyhow::Error {
 
 /// Load state under the lock, let `f` change it, save it.
 fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-    let _lock = state::lock(&files.state, g.lock_timeout)?;
+    let lock = state::lock(&files.state, g.lock_timeout)?;
+    change_state(files, lock, f)
+}
+
+/// [`with_state`], waiting for the lock as long as it takes: the second
+/// phase of `run`, `start` and `stop`, which records what already happened.
+fn with_state_waiting<T>(files: &Files, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    let lock = state::lock_waiting(&files.state)?;
+    change_state(files, lock, f)
+}
+
+fn change_state<T>(
+    files: &Files,
+    _lock: state::Lock,
+    f: impl FnOnce(&mut State) -> Result<T>,
+) -> Result<T> {
     let mut st = state::load(&files.state, true)?;
     if let Some(fix) = rules::clock::correct(&mut st, Clock::read().now) {
         errln!(

@@ -123,10 +123,18 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
                 _ => ("never ran".into(), json!({"lastRunAt": null})),
             },
             Kind::OneShotWrite => {
-                let ok =
-                    safety::approval(job, st.approvals.get(&job.id), now) != safety::Approved::No;
+                let approved = safety::approval(job, st.approvals.get(&job.id), now);
+                let ok = matches!(
+                    approved,
+                    safety::Approved::ByConfig | safety::Approved::ByGrant
+                );
+                let why = match approved {
+                    safety::Approved::ByConfig => " by the config",
+                    safety::Approved::Voided => ": the job changed since it was approved",
+                    _ => "",
+                };
                 (
-                    format!("write (approved={})", if ok { "yes" } else { "no" }),
+                    format!("write (approved={}{why})", if ok { "yes" } else { "no" }),
                     json!({"approved": ok}),
                 )
             }

@@ -135,6 +135,7 @@ mod tests {
                 expires_at: FUTURE + 3600.0,
                 by: "ann".into(),
                 note: None,
+                fingerprint: None,
                 extra: Default::default(),
             },
         );

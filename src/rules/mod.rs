@@ -94,6 +94,7 @@ pub fn run_record(out: &Output) -> crate::state::RunRecord {
         duration_ms: Some(out.duration.as_millis() as u64),
         stdout_tail: crate::text::tail(&out.stdout, TAIL_CHARS),
         stderr_tail: crate::text::tail(&out.stderr, TAIL_CHARS),
+        approval: None,
         extra: Map::new(),
     }
 }

@@ -8,6 +8,7 @@ mod manual;
 mod openclaw;
 mod pyref;
 mod robust;
+mod safety;
 mod tick;
 mod util;
 mod watching;
