@@ -166,6 +166,10 @@ pub struct TickArgs {
     /// Most status commands running at once
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
+    /// Write the jobs' state here for node_exporter's textfile collector
+    /// (a *.prom file) [default: defaults.metricsFile]
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<String>,
 }
 
 /// `90s`, `15m`, `2h`, `1d`, or plain seconds (`30`, `0.5`).

@@ -7,8 +7,8 @@
 //! (`state`), running a process (`process`) and a job's commands behind a
 //! seam (`runner`), the status contract (`status`), the pure decision rules
 //! and the safety policy (`rules`), the report text (`report`), text helpers (`text`), delivery
-//! (`deliver`, `outbox`), and the commands that orchestrate them (`tick`,
-//! `commands`). Every module is private: the binary is the interface.
+//! (`deliver`, `outbox`), what a fleet's Prometheus and Alertmanager get
+//! (`fleet`), and the commands that orchestrate them (`tick`, `commands`). Every module is private: the binary is the interface.
 
 mod cli;
 mod clock;
@@ -17,6 +17,7 @@ mod config;
 mod deliver;
 mod doctor;
 mod exit;
+mod fleet;
 mod out;
 mod outbox;
 mod paths;

@@ -275,8 +275,63 @@ pub struct MonitorRecord {
     pub last_tick_duration_ms: u64,
     #[serde(default)]
     pub last_tick_outcome: String,
+    /// The last tick that watched the jobs with a valid config and ran to
+    /// its end (`ops_monitor_tick_last_success_timestamp_seconds`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub last_success_at: Option<f64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// What was last posted to Alertmanager (SPEC §10): the alerts firing, the
+/// ones that cleared (posted as resolved for 5 minutes), and the
+/// Alertmanager channels whose last post failed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertmanagerRecord {
+    /// Alert key → the alert, since when it fires.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub firing: BTreeMap<String, TrackedAlert>,
+    /// Alert key → the alert, since when it is resolved.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolved: BTreeMap<String, TrackedAlert>,
+    /// Alertmanager URL (userinfo removed) → since when its posts fail.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failing: BTreeMap<String, f64>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One alert as posted: its own labels (the channel's are added when
+/// posting), annotations, and a time — when it started firing, or when it
+/// was resolved.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackedAlert {
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub since: f64,
+    /// When it was resolved (only in `resolved`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<f64>,
+}
+
+/// A field that is read if it can be and counts as absent otherwise, so one
+/// odd value never makes the whole state unreadable (SPEC §4).
+fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 /// The whole state file.
@@ -310,6 +365,12 @@ pub struct State {
     /// A corrupt state file was moved aside here; the next report says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrupt_moved_to: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub alertmanager: Option<AlertmanagerRecord>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -336,6 +397,7 @@ impl Default for State {
             silences: BTreeMap::new(),
             config_fingerprint: None,
             corrupt_moved_to: None,
+            alertmanager: None,
             extra: Map::new(),
         }
     }

@@ -2,6 +2,7 @@
 //! run commands through a [`Runner`], ask `rules` what they mean, render,
 //! deliver, save — and decides nothing itself.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -11,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::{self, Config, Job, Kind, LastGood};
 use crate::deliver::{self, Context};
 use crate::exit::Code;
+use crate::fleet::{self, Fleet, TickFacts};
 use crate::out::{errln, outln};
 use crate::paths::Files;
 use crate::report::{self, Message};
@@ -93,6 +95,8 @@ impl Tick<'_> {
             }
         };
         let last_good = LastGood::beside(&self.files.state);
+        // Why the config is invalid, when the tick watches with the last good one.
+        let mut invalid = None;
         let (config, watch_only) = match config::parse_remembered(
             &text,
             &self.files.config,
@@ -117,6 +121,7 @@ impl Tick<'_> {
                     return self.config_invalid(st, sections, &e, Some(&text));
                 };
                 self.say_config_invalid(&mut st, &mut sections, &e, Some(kept_at));
+                invalid = Some(e.problems.join("\n"));
                 (good, true)
             }
         };
@@ -134,8 +139,9 @@ impl Tick<'_> {
 
         // With the last good config the tick only watches: nothing is
         // started, and neither the queue nor the checks run (SPEC §5 step 2).
+        let mut observed = BTreeMap::new();
         let save_error = self
-            .run_all(&config, &mut st, &mut sections, watch_only)
+            .run_all(&config, &mut st, &mut sections, watch_only, &mut observed)
             .err();
         if let Some(error) = &save_error {
             sections.push(Section::SaveFailed {
@@ -163,6 +169,11 @@ impl Tick<'_> {
         for n in &notices {
             errln!("{n}");
         }
+        // SPEC §10: Alertmanager is a channel; the metrics and the ping
+        // follow the save in `finish`.
+        let fleet = Fleet::new(self.metrics_path().as_deref(), Some(&config.defaults));
+        let facts = self.facts(&st, Some(&config), invalid, observed);
+        let post_failed = fleet.post_alerts(&mut st, &facts, self.fleet_mode());
         if self.global.verbose > 0 {
             errln!(
                 "tick: {} job(s), {} section(s), outbox {}, {} ms",
@@ -172,7 +183,8 @@ impl Tick<'_> {
                 self.started.elapsed().as_millis()
             );
         }
-        self.finish(st, watch_only, save_error.is_some())
+        let fleet = FleetEnd::new(&fleet, facts, post_failed);
+        self.finish(st, watch_only, save_error.is_some(), fleet)
     }
 
     /// SPEC §5 step 6: the report goes into the outbox, the state is saved,
@@ -207,7 +219,9 @@ impl Tick<'_> {
             );
             st.last_config_error_at = Some(self.clock.now);
         }
-        self.finish(st, false, false)
+        let fleet = Fleet::new(self.metrics_path().as_deref(), None);
+        let facts = self.facts(&st, None, None, BTreeMap::new());
+        self.finish(st, false, false, FleetEnd::new(&fleet, facts, false))
     }
 
     /// Print the config error, and add its alert (at most once an hour) as
@@ -237,13 +251,22 @@ impl Tick<'_> {
         }
     }
 
-    /// Save (unless dry run) and pick the exit code (`rules::tick_exit`).
-    fn finish(&self, mut st: State, config_invalid: bool, save_failed: bool) -> Result<Code> {
+    /// Save (unless dry run) and pick the exit code (`rules::tick_exit`);
+    /// then the metrics and the ping (SPEC §10), which describe the tick as
+    /// it ended.
+    fn finish(
+        &self,
+        mut st: State,
+        config_invalid: bool,
+        save_failed: bool,
+        fleet: FleetEnd,
+    ) -> Result<Code> {
         let end = TickEnd {
             signal: signals::received(),
             config_invalid,
             save_failed,
-            undelivered: self.delivers() && !config_invalid && !st.outbox.is_empty(),
+            undelivered: (self.delivers() && !config_invalid && !st.outbox.is_empty())
+                || fleet.post_failed,
         };
         let code = rules::tick_exit(end);
         if !self.dry {
@@ -253,16 +276,78 @@ impl Tick<'_> {
                 Code::Usage => "config invalid",
                 _ => "interrupted",
             };
-            let extra = st.monitor.take().map(|m| m.extra).unwrap_or_default();
+            let previous = st.monitor.take().unwrap_or_default();
+            // The metrics' "last success": the jobs were watched with a
+            // valid config and the tick ran to its end.
+            let success = matches!(code, Code::Ok | Code::Undelivered);
             st.monitor = Some(MonitorRecord {
                 last_tick_at: self.clock.now,
                 last_tick_duration_ms: self.started.elapsed().as_millis() as u64,
                 last_tick_outcome: outcome.to_string(),
-                extra,
+                last_success_at: if success {
+                    Some(self.clock.now)
+                } else {
+                    previous.last_success_at
+                },
+                extra: previous.extra,
             });
-            state::save(&self.files.state, &mut st)?;
+            let saved = state::save(&self.files.state, &mut st);
+            let code = if saved.is_ok() {
+                code
+            } else {
+                if let Some(m) = st.monitor.as_mut() {
+                    m.last_success_at = previous.last_success_at;
+                }
+                rules::tick_exit(TickEnd {
+                    save_failed: true,
+                    ..end
+                })
+            };
+            // A signal means stop now: no ping that may take 10 s.
+            if signals::received().is_none() {
+                fleet
+                    .fleet
+                    .after_save(&st, &fleet.facts, code, self.started.elapsed());
+            }
+            saved?;
         }
         Ok(code)
+    }
+
+    /// SPEC §10: `--metrics-file` (wins over `defaults.metricsFile`).
+    fn metrics_path(&self) -> Option<std::path::PathBuf> {
+        self.args
+            .metrics_file
+            .as_deref()
+            .map(crate::paths::expand_tilde)
+    }
+
+    fn fleet_mode(&self) -> fleet::Mode {
+        match (self.dry, self.args.print_only) {
+            (true, _) => fleet::Mode::DryRun,
+            (false, true) => fleet::Mode::PrintOnly,
+            (false, false) => fleet::Mode::Send,
+        }
+    }
+
+    /// What this tick saw, for the metrics, the alerts and the ping.
+    /// `config_error`: the config file is invalid, and why.
+    fn facts<'a>(
+        &self,
+        st: &State,
+        config: Option<&'a Config>,
+        config_error: Option<String>,
+        observed: BTreeMap<String, Observation>,
+    ) -> TickFacts<'a> {
+        TickFacts {
+            config,
+            config_valid: config_error.is_none(),
+            config_error,
+            observed,
+            now: self.clock.now,
+            previous_tick_at: st.monitor.as_ref().map(|m| m.last_tick_at),
+            host: deliver::hostname(),
+        }
     }
 
     /// SPEC §5 step 2 with no last good copy: alert at most once an hour
@@ -276,6 +361,10 @@ impl Tick<'_> {
         text: Option<&str>,
     ) -> Result<Code> {
         self.say_config_invalid(&mut st, &mut sections, err, None);
+        // SPEC §10: metrics, alerts and the ping still go where the broken
+        // file says, as far as it can be read.
+        let defaults = text.and_then(|t| config::defaults_of_broken(t, &self.files.config));
+        let fleet = Fleet::new(self.metrics_path().as_deref(), defaults.as_ref());
         if !sections.is_empty() {
             let lang = self.args.lang.unwrap_or_default();
             let msg = report::message(
@@ -299,20 +388,24 @@ impl Tick<'_> {
                 outln!("{}", msg.text());
             }
         }
-        self.finish(st, true, false)
+        let facts = self.facts(&st, None, Some(err.problems.join("\n")), BTreeMap::new());
+        let post_failed = fleet.post_alerts(&mut st, &facts, self.fleet_mode());
+        self.finish(st, true, false, FleetEnd::new(&fleet, facts, post_failed))
     }
 
     /// SPEC §5 steps 4–5: the queue (§5.4), the due checks (§5.5) and the
     /// status of every enabled long job, all in one parallel pool, each with
     /// its own time limit; then every decision in config order (queue,
     /// checks, long jobs), whatever finished first. With the last good
-    /// config (`watch_only`) only the status commands run.
+    /// config (`watch_only`) only the status commands run. `observed` gets
+    /// what each long job's status said (SPEC §10).
     fn run_all(
         &self,
         config: &Config,
         st: &mut State,
         sections: &mut Vec<Section>,
         watch_only: bool,
+        observed: &mut BTreeMap<String, Observation>,
     ) -> Result<(), String> {
         let now = self.clock.now;
         let mut tasks: Vec<Task> = Vec::new();
@@ -412,6 +505,7 @@ impl Tick<'_> {
             st.jobs.insert(job.id.clone(), new);
             sections.extend(section);
         }
+        observed.extend(observations.iter().map(|(j, o)| (j.id.clone(), o.clone())));
         self.decide_long_jobs(observations, st, sections, watch_only)
     }
 
@@ -532,6 +626,24 @@ enum Done {
     Queue(Vec<(usize, Ran)>),
     Check(Ran),
     Status(Observation),
+}
+
+/// What `finish` hands to the fleet part (SPEC §10) once the state is saved.
+struct FleetEnd<'a> {
+    fleet: &'a Fleet,
+    facts: TickFacts<'a>,
+    /// An Alertmanager post failed (exit 3).
+    post_failed: bool,
+}
+
+impl<'a> FleetEnd<'a> {
+    fn new(fleet: &'a Fleet, facts: TickFacts<'a>, post_failed: bool) -> FleetEnd<'a> {
+        FleetEnd {
+            fleet,
+            facts,
+            post_failed,
+        }
+    }
 }
 
 /// A dry run's note for a queued or scheduled job.

@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::config::{Job, Kind};
 use crate::exit::Code;
 use crate::out::outln;
-use crate::rules::safety;
+use crate::rules::{self, safety};
 use crate::runner::{self, Real};
 use crate::state::{self, QueueItem, QueueStatus, Silence};
 use crate::status::Observation;
@@ -86,15 +86,29 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
     let mut jobs = Vec::new();
     for job in &config.jobs {
         let js = st.jobs.get(&job.id).cloned().unwrap_or_default();
+        // The state word of SPEC §11, the same function the metrics use.
+        let word = observed
+            .get(&job.id)
+            .map(|obs| rules::job_state(job, Some(obs), &js, now));
         let (line, detail) = match job.kind {
             Kind::LongRunningRead => match observed.remove(&job.id) {
+                Some(_) if word == Some(rules::JobStateWord::Held) => (
+                    "held (stopped by hand; start JOB releases it)".to_string(),
+                    json!({}),
+                ),
                 Some(Observation::Known(s)) => {
                     let line = if s.completed {
                         "completed".to_string()
                     } else if s.running {
+                        let stalled = if word == Some(rules::JobStateWord::Stalled) {
+                            let since = js.last_progress_at.unwrap_or(now);
+                            format!("stalled, no progress since {}: ", time_text(since))
+                        } else {
+                            String::new()
+                        };
                         match s.pid {
-                            Some(p) => format!("running pid={p}"),
-                            None => "running".into(),
+                            Some(p) => format!("{stalled}running pid={p}"),
+                            None => format!("{stalled}running"),
                         }
                     } else {
                         match &s.stop_reason {
@@ -146,7 +160,7 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
         } else {
             ""
         };
-        jobs.push((job, line, detail, enabled));
+        jobs.push((job, line, detail, enabled, word.map(|w| w.as_str())));
     }
     let pending = st
         .queue
@@ -157,9 +171,9 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
         st.silences.iter().filter(|(_, s)| s.until > now).collect();
     if as_json {
         let doc = json!({
-            "jobs": jobs.iter().map(|(j, line, detail, _)| json!({
+            "jobs": jobs.iter().map(|(j, line, detail, _, state)| json!({
                 "id": j.id, "name": j.name, "kind": j.kind.as_str(), "risk": j.risk.as_str(),
-                "enabled": j.enabled, "summary": line, "detail": detail,
+                "enabled": j.enabled, "state": state, "summary": line, "detail": detail,
             })).collect::<Vec<_>>(),
             "queue": {"total": st.queue.len(), "pending": pending},
             "outbox": st.outbox.len(),
@@ -169,7 +183,7 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
         outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Code::Ok);
     }
-    for (job, line, _, enabled) in &jobs {
+    for (job, line, _, enabled, _) in &jobs {
         outln!("{} ({}): {line}{enabled}", job.id, job.kind.as_str());
     }
     outln!("queue: {pending} pending ({} items)", st.queue.len());

@@ -241,12 +241,28 @@ impl Channel {
     }
 }
 
+/// A `{"type": "alertmanager"}` entry of `defaults.notify` (SPEC §10). Kept
+/// apart from [`Channel`]: it takes the current alerts every tick, not
+/// reports, and never goes through the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertmanagerChannel {
+    /// The Alertmanager's base URL (`http://am:9093`).
+    pub url: String,
+    /// Labels added to every alert (a secret never belongs here: they are shown).
+    pub labels: BTreeMap<String, String>,
+    /// HTTP headers; their values are secrets (never printed or stored).
+    pub headers: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Defaults {
     pub language: Lang,
     /// `None`: Telegram only, as in the Python version.
     pub notify: Option<Vec<Channel>>,
+    /// The `alertmanager` entries of `notify`.
+    pub alertmanager: Vec<AlertmanagerChannel>,
     pub metrics_file: Option<PathBuf>,
+    /// A secret: never printed or stored.
     pub heartbeat_url: Option<String>,
 }
 
@@ -401,6 +417,17 @@ fn parse_checked(
             },
         }),
     }
+}
+
+/// The `defaults` of config text that does not validate, as far as they can
+/// be read (it must still be JSON): where a tick that found the config
+/// invalid, with no last good copy, still writes its metrics, posts its
+/// alerts and pings (SPEC §10).
+pub fn defaults_of_broken(text: &str, path: &Path) -> Option<Defaults> {
+    let value: serde_json::Value =
+        serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+    let defaults = value.get("defaults")?.as_object()?;
+    Some(resolve::resolve_defaults(defaults, &config_folder(path)))
 }
 
 /// `version=1 jobs=N (long_running_read=a, one_shot_read=b, one_shot_write=c)`,

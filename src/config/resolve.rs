@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 
 use super::python::{hhmm, Readings};
 use super::{
-    user_path, After, Approval, Channel, Defaults, Found, Job, JsonPath, Kind, Lang, Policy,
-    QuietHours, Risk, When,
+    user_path, After, AlertmanagerChannel, Approval, Channel, Defaults, Found, Job, JsonPath, Kind,
+    Lang, Policy, QuietHours, Risk, When,
 };
 
 /// Resolve defaults and jobs, adding cross-job errors and the warnings
@@ -431,7 +431,7 @@ pub(super) fn notify_of(obj: &Map<String, Value>, base: &Path) -> Option<Vec<Cha
     })
 }
 
-fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
+pub(super) fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
     let notify = notify_of(obj, base);
     Defaults {
         language: match obj.get("language").and_then(Value::as_str) {
@@ -439,6 +439,7 @@ fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
             _ => Lang::En,
         },
         notify,
+        alertmanager: alertmanager_channels(obj.get("notify")),
         metrics_file: obj
             .get("metricsFile")
             .and_then(Value::as_str)
@@ -449,6 +450,32 @@ fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
             .and_then(Value::as_str)
             .map(str::to_string),
     }
+}
+
+/// The `alertmanager` entries of `notify` (`channel_of` leaves them out).
+fn alertmanager_channels(notify: Option<&Value>) -> Vec<AlertmanagerChannel> {
+    let strings = |v: Option<&Value>| -> BTreeMap<String, String> {
+        v.and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    notify
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("type").and_then(Value::as_str) == Some("alertmanager"))
+        .filter_map(|c| {
+            Some(AlertmanagerChannel {
+                url: c.get("url")?.as_str()?.to_string(),
+                labels: strings(c.get("labels")),
+                headers: strings(c.get("headers")),
+            })
+        })
+        .collect()
 }
 
 fn channel_of(value: &Value, base: &Path) -> Option<Channel> {

@@ -1257,7 +1257,7 @@ fn defaults_settings_are_checked() {
             "defaults.notify[2].path: must be a non-empty string (got \"\")",
             "defaults.notify[3].argv: must be a non-empty list of strings",
             "defaults.notify[4].argv: is required for a command channel",
-            r#"defaults.notify[5].type: must be one of "telegram", "webhook", "file", "command" (got "sms")"#,
+            r#"defaults.notify[5].type: must be one of "telegram", "webhook", "file", "command", "alertmanager" (got "sms")"#,
             "defaults.notify[6].type: is required",
             "defaults.notify[7].target: must be a chat id (a non-empty string or an integer) (got true)",
             r#"defaults.notify[8]: must be an object such as {"type": "telegram"} (got "telegram")"#,

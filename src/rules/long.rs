@@ -126,9 +126,8 @@ fn decide_known(
             if st.last_progress_key.as_ref() != Some(key) || st.last_progress_at.is_none() {
                 st.last_progress_key = Some(key.clone());
                 st.last_progress_at = Some(now);
-            } else if policy.stall_seconds > 0.0 {
-                let since = now - st.last_progress_at.unwrap_or(now);
-                stalled = since >= policy.stall_seconds;
+            } else {
+                stalled = super::stalled_since(job, Some(key), &st, now).is_some();
             }
         }
     }

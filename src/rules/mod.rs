@@ -6,8 +6,9 @@
 //!
 //! Split by what they decide: long jobs ([`long`]), scheduled checks
 //! ([`check`]), the queue ([`queue`]), what holds a report back and how a
-//! tick ends ([`holds`]), and the safety policy of SPEC §6 ([`safety`]). The
-//! sections they return are in [`section`].
+//! tick ends ([`holds`]), a long job's state word ([`job_state`]), and the
+//! safety policy of SPEC §6 ([`safety`]). The sections they return are in
+//! [`section`].
 
 use serde_json::{Map, Value};
 
@@ -19,6 +20,7 @@ use crate::status::python_json;
 mod check;
 pub mod clock;
 mod holds;
+mod job_state;
 mod long;
 mod queue;
 pub mod safety;
@@ -26,7 +28,8 @@ mod section;
 
 pub use check::{check_due, decide_check};
 pub use holds::{config_alert_due, silenced, tick_exit, TickEnd};
-pub use long::{decide_job, plan_autorun};
+pub use job_state::{job_state, stalled_since, JobStateWord};
+pub use long::{decide_job, plan_autorun, progress_entries};
 pub use queue::{queue_due, queue_finish, queue_refuse, queue_verdict, QueueVerdict};
 pub use section::{Autorun, AutorunNote, CheckResult, JobSection, Section, StateLine};
 

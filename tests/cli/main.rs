@@ -4,6 +4,7 @@
 mod commands;
 mod compat;
 mod delivery;
+mod fleet;
 mod manual;
 mod openclaw;
 mod pyref;
