@@ -323,17 +323,6 @@ pub struct TrackedAlert {
     pub resolved_at: Option<f64>,
 }
 
-/// A field that is read if it can be and counts as absent otherwise, so one
-/// odd value never makes the whole state unreadable (SPEC §4).
-fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    let value = Value::deserialize(d)?;
-    Ok(serde_json::from_value(value).ok())
-}
-
 /// The whole state file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
