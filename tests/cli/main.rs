@@ -8,6 +8,7 @@ mod fleet;
 mod manual;
 mod openclaw;
 mod outbox;
+mod pyref;
 mod robust;
 mod safety;
 mod tick;
