@@ -105,6 +105,13 @@ impl Tick<'_> {
             known.as_deref(),
         ) {
             Ok((c, print)) => {
+                // SPEC §11: cron mails whatever a job prints, so warnings are
+                // printed when the config changed, or with -v.
+                if known.as_deref() != Some(print.as_str()) || self.global.verbose > 0 {
+                    for w in &c.warnings {
+                        errln!("WARNING: {w}");
+                    }
+                }
                 if !self.dry {
                     if let Err(e) = last_good.keep(&text, &print, known.as_deref()) {
                         errln!("warning: cannot keep a copy of the good config: {e}");
