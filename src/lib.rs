@@ -25,6 +25,7 @@ mod process;
 mod report;
 mod rules;
 mod runner;
+mod secrets;
 mod selftest;
 mod signals;
 mod state;
@@ -59,6 +60,7 @@ pub fn main_entry() -> ExitCode {
 
 /// Run one command.
 fn run(cli: Cli) -> anyhow::Result<Code> {
+    secrets::learn_from_env();
     let g = &cli.global;
     match &cli.command {
         Command::Tick(args) => tick::run(g, args),

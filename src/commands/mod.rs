@@ -70,6 +70,15 @@ fn load_watching(files: &Files) -> Result<Config> {
     }
 }
 
+/// Redact from job output the tokens delivery would use (SPEC §7); they
+/// are read from the OpenClaw config only if some output needs it.
+fn learn_tokens(config: &Config, files: &Files) {
+    crate::secrets::learn_later(deliver::token_source(
+        config.defaults.notify.clone(),
+        files.clone(),
+    ));
+}
+
 fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
     config
         .job(id)

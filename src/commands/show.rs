@@ -71,6 +71,7 @@ pub fn time_text(t: f64) -> String {
 pub fn status(g: &Global, as_json: bool) -> Result<Code> {
     let files = files(g)?;
     let config = load_watching(&files)?;
+    super::learn_tokens(&config, &files);
     let st = state::load(&files.state, false)?;
     let now = Clock::read().now;
     let long: Vec<&Job> = config

@@ -11,6 +11,7 @@ mod outbox;
 mod pyref;
 mod robust;
 mod safety;
+mod secrets;
 mod tick;
 mod util;
 mod watching;
