@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::{Job, Kind};
 use crate::exit::Code;
 use crate::out::outln;
+use crate::pyjson::PyValue;
 use crate::rules::{self, safety};
 use crate::runner::{self, Real};
 use crate::state::{self, QueueItem, QueueStatus, Silence};
@@ -117,7 +118,8 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
                         }
                     };
                     let d = json!({"running": s.running, "completed": s.completed, "pid": s.pid,
-                        "stopReason": s.stop_reason, "message": s.message, "progress": s.progress});
+                        "stopReason": s.stop_reason, "message": s.message,
+                        "progress": s.progress.as_ref().map(|p| PyValue::Dict(p.clone()).to_json())});
                     (line, d)
                 }
                 Some(Observation::Unknown(why)) => {

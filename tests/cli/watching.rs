@@ -569,5 +569,9 @@ fn a_deeply_nested_openclaw_config_is_an_error_not_a_crash() {
         run.code(3).stderr_has("nested deeper");
     }
     assert_eq!(starts(&env), 1, "the start was saved once, not repeated");
-    assert_eq!(env.state()["outbox"].as_array().map(Vec::len), Some(1), "kept");
+    assert_eq!(
+        env.state()["outbox"].as_array().map(Vec::len),
+        Some(1),
+        "kept"
+    );
 }
