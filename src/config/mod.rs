@@ -16,6 +16,7 @@ mod last_good;
 mod lint;
 #[cfg(test)]
 mod props;
+mod python;
 mod resolve;
 mod schema;
 #[cfg(test)]
@@ -177,8 +178,9 @@ impl Job {
 }
 
 /// One delivery channel under `defaults.notify` (SPEC §7). The serde form
-/// is the config's own spelling (`{"type": "webhook", "url": …}`); an outbox
-/// entry stores the channel in it (`outbox::OutboxMessage::channel_spec`).
+/// is the config's own spelling (`{"type": "webhook", "url": …}`), used to
+/// read the channel specs older versions stored in outbox entries (they
+/// are upgraded to an identity and dropped, `outbox::OutboxMessage`).
 /// Loading the config does not go through serde (see `resolve`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -377,19 +379,25 @@ fn parse_checked(
 ) -> Result<Config, ConfigError> {
     // Editors on some systems save a byte-order mark; it is not a mistake.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|err| ConfigError {
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(|err| ConfigError {
         path: path.to_path_buf(),
         problems: vec![syntax_problem(&err)],
     })?;
 
-    let mut found = Found::default();
+    let mut found = Found {
+        strict,
+        ..Found::default()
+    };
+    // The Python version's readings first: everything after sees the
+    // canonical form.
+    let readings = python::read(&mut value, &mut found);
     if schema_check {
         schema::check(&value, &mut found);
     }
     schema::unknown_keys(&value, strict, &mut found);
     let base = config_folder(path);
     let home = absolute(home);
-    let resolved = resolve::resolve(&value, &base, &home, &mut found);
+    let resolved = resolve::resolve(&value, &readings, &base, &home, &mut found);
 
     let (errors, warnings) = found.finish();
     match resolved {
@@ -533,11 +541,23 @@ fn is_plain_key(key: &str) -> bool {
 /// Problems found so far, each at its path.
 #[derive(Debug, Default)]
 struct Found {
+    /// `validate-config --strict`: what is only tolerated is an error.
+    strict: bool,
     errors: Vec<(JsonPath, String)>,
     warnings: Vec<(JsonPath, String)>,
 }
 
 impl Found {
+    /// A form the Python version accepts and this port reads the same way:
+    /// a warning, an error with `--strict`.
+    fn tolerated(&mut self, path: JsonPath, message: impl Into<String>) {
+        if self.strict {
+            self.error(path, message);
+        } else {
+            self.warn(path, message);
+        }
+    }
+
     fn error(&mut self, path: JsonPath, message: impl Into<String>) {
         self.errors.push((path, message.into()));
     }

@@ -575,3 +575,23 @@ fn a_deeply_nested_openclaw_config_is_an_error_not_a_crash() {
         "kept"
     );
 }
+
+#[test]
+fn config_warnings_are_printed_when_the_config_changes_or_with_v() {
+    let mut env = TestEnv::new();
+    let mut job = paused_job(&env);
+    job["polcy"] = json!({});
+    env.config(&config_with(json!([job])));
+    env.tick()
+        .code(0)
+        .stderr_has("WARNING:")
+        .stderr_has("polcy");
+    env.at(NOON + 60.0);
+    let quiet = env.tick();
+    quiet.code(0);
+    assert!(!quiet.stderr.contains("WARNING"), "{}", quiet.stderr);
+    env.at(NOON + 120.0);
+    env.run(&["tick", "--print-only", "-v"])
+        .code(0)
+        .stderr_has("polcy");
+}
