@@ -23,6 +23,7 @@ mod out;
 mod outbox;
 mod paths;
 mod process;
+mod pyjson;
 mod report;
 mod rules;
 mod runner;
@@ -90,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Unsilence { which } => commands::silence(g, which, None),
         Command::Notify { text, target } => commands::notify(g, text, target.clone()),
         Command::Logs { job } => commands::logs(g, job),
+        Command::Outbox { action } => commands::outbox(g, action.as_ref()),
         Command::Doctor { send_test } => doctor::run(g, *send_test),
         Command::Selftest => selftest::run(),
         Command::Schema => {

@@ -6,6 +6,7 @@
 
 mod grants;
 mod manual;
+mod outbox;
 mod show;
 
 use std::time::Duration;
@@ -14,6 +15,7 @@ use anyhow::Result;
 
 pub use grants::{approve, revoke, silence};
 pub use manual::{run, start, stop};
+pub use outbox::run as outbox;
 pub use show::{logs, status};
 
 use crate::cli::Global;
@@ -167,7 +169,7 @@ pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
         for n in &outcome.notices {
             errln!("{n}");
         }
-        Ok(if st.outbox.is_empty() {
+        Ok(if st.outbox.retried() == 0 {
             Code::Ok
         } else {
             Code::Undelivered

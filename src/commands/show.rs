@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::{Job, Kind};
 use crate::exit::Code;
 use crate::out::outln;
+use crate::pyjson::PyValue;
 use crate::rules::{self, safety};
 use crate::runner::{self, Real};
 use crate::state::{self, QueueItem, QueueStatus, Silence};
@@ -117,7 +118,8 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
                         }
                     };
                     let d = json!({"running": s.running, "completed": s.completed, "pid": s.pid,
-                        "stopReason": s.stop_reason, "message": s.message, "progress": s.progress});
+                        "stopReason": s.stop_reason, "message": s.message,
+                        "progress": s.progress.as_ref().map(|p| PyValue::Dict(p.clone()).to_json())});
                     (line, d)
                 }
                 Some(Observation::Unknown(why)) => {
@@ -169,6 +171,13 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
         .count();
     let silences: Vec<(&String, &Silence)> =
         st.silences.iter().filter(|(_, s)| s.until > now).collect();
+    let channels = super::outbox::configured(&config);
+    let gone: Vec<_> = st
+        .outbox
+        .entries
+        .iter()
+        .filter(|e| !channels.contains(&e.channel))
+        .collect();
     if as_json {
         let doc = json!({
             "jobs": jobs.iter().map(|(j, line, detail, _, state)| json!({
@@ -177,6 +186,7 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
             })).collect::<Vec<_>>(),
             "queue": {"total": st.queue.len(), "pending": pending},
             "outbox": st.outbox.len(),
+            "outboxChannelGone": gone.len(),
             "silences": silences.iter().map(|(k, s)| json!({"job": k, "until": s.until, "reason": s.reason})).collect::<Vec<_>>(),
             "lastTick": st.monitor.as_ref().map(|m| json!({"at": m.last_tick_at, "durationMs": m.last_tick_duration_ms, "outcome": m.last_tick_outcome})),
         });
@@ -188,6 +198,15 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
     }
     outln!("queue: {pending} pending ({} items)", st.queue.len());
     outln!("outbox: {} undelivered", st.outbox.len());
+    if !gone.is_empty() {
+        let mut labels: Vec<&str> = gone.iter().map(|e| e.label.as_str()).collect();
+        labels.dedup();
+        outln!(
+            "outbox: {} kept for channels no longer in the config, never sent: {} (see `ops-monitor outbox`)",
+            gone.len(),
+            labels.join(", ")
+        );
+    }
     for (k, s) in &silences {
         let who = if k.as_str() == "*" {
             "all jobs"

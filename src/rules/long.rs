@@ -1,14 +1,15 @@
 //! Long jobs (SPEC §5.1–§5.3): stall detection, anomalies, automatic resume
 //! and when a job's section is reported.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::section::{Autorun, AutorunNote, JobOutcome, JobSection, StateLine};
 use super::{anomaly_due, anomaly_key, safety, seconds_text};
 use crate::clock::Clock;
 use crate::config::Job;
+use crate::pyjson::PyValue;
 use crate::state::{JobState, LastSeen};
-use crate::status::{Level, Observation, Status};
+use crate::status::{Level, Observation, Progress, Status};
 
 /// SPEC §5.2: should `tick` start this paused job? `None` when nothing is to
 /// be said (not paused, autoResume off, status unknown).
@@ -31,14 +32,15 @@ pub fn plan_autorun(job: &Job, obs: &Observation, prev: &JobState, now: f64) -> 
     Some(Autorun::Start)
 }
 
-/// At most six scalar progress entries, sorted by key.
-pub fn progress_entries(progress: Option<&Map<String, Value>>) -> Vec<(String, Value)> {
+/// The progress a report shows, the Python way: the first 6 keys in sorted
+/// order, then the values among them that are not a list or an object.
+pub fn progress_entries(progress: Option<&Progress>) -> Vec<(String, PyValue)> {
     let Some(p) = progress else {
         return Vec::new();
     };
     p.iter()
-        .filter(|(_, v)| !v.is_object() && !v.is_array())
         .take(6)
+        .filter(|(_, v)| v.is_scalar())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

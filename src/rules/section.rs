@@ -1,10 +1,9 @@
 //! The types a decision returns: report sections (language-neutral; `report`
 //! renders them) and what automatic resume did.
 
-use serde_json::Value;
-
 use crate::config::{Kind, Risk};
 use crate::process::{Ending, Output};
+use crate::pyjson::PyValue;
 use crate::state::JobState;
 use crate::status::Level;
 
@@ -78,8 +77,8 @@ pub struct JobSection {
     /// `warn` / `alert` asked for by the status.
     pub level: Option<Level>,
     pub message: Option<String>,
-    /// At most 6 scalar entries, sorted by key.
-    pub progress: Vec<(String, Value)>,
+    /// The scalars among the first 6 keys, sorted by key.
+    pub progress: Vec<(String, PyValue)>,
     pub action_required: bool,
     pub autorun: Option<AutorunNote>,
 }

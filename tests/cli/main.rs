@@ -7,6 +7,7 @@ mod delivery;
 mod fleet;
 mod manual;
 mod openclaw;
+mod outbox;
 mod pyref;
 mod robust;
 mod safety;
