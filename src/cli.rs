@@ -124,6 +124,8 @@ pub enum Command {
     },
     /// The stored output of a job's last start, stop and run, and its queue items
     Logs { job: String },
+    /// Why the last tick did or did not report a job, and what would make the next one
+    Explain { job: String },
     /// An offline end-to-end check of this installation
     Selftest,
     /// Print the config JSON Schema

@@ -84,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Unsilence { which } => commands::silence(g, which, None),
         Command::Notify { text, target } => commands::notify(g, text, target.clone()),
         Command::Logs { job } => commands::logs(g, job),
+        Command::Explain { job } => commands::explain(g, job),
         Command::Selftest => selftest::run(),
         Command::Schema => {
             println!("{}", config::SCHEMA.trim_end());

@@ -108,7 +108,7 @@ impl Tick<'_> {
         }
 
         if !sections.is_empty() {
-            let msg = report::message(lang, Some(&self.clock), &sections, now);
+            let msg = report::message(lang, &self.clock, &sections, now);
             if self.delivers() {
                 notices.extend(deliver::deliver(&mut st, &ctx, &msg, now).notices);
             } else {
@@ -126,6 +126,13 @@ impl Tick<'_> {
                 st.outbox.len(),
                 self.started.elapsed().as_millis()
             );
+            // Why each job was or was not reported (`explain JOB` says more).
+            for job in &config.jobs {
+                let decision = st.jobs.get(&job.id).and_then(|j| j.last_decision.as_ref());
+                if let Some(d) = decision.filter(|d| d.at == now) {
+                    eprintln!("tick: {}: {}", job.id, crate::commands::decision_text(d, now));
+                }
+            }
         }
         self.finish(st, false)
     }
@@ -176,8 +183,7 @@ impl Tick<'_> {
         }
         if !sections.is_empty() {
             let lang = self.args.lang.unwrap_or_default();
-            // The time-less header: the alert is about the file, not a pass.
-            let msg = report::message(lang, None, &sections, self.clock.now);
+            let msg = report::message(lang, &self.clock, &sections, self.clock.now);
             if self.delivers() {
                 let ctx = Context::from_env(
                     None,
@@ -204,6 +210,11 @@ impl Tick<'_> {
             if !rules::queue_due(&st.queue[i], now) {
                 continue;
             }
+            if st.queue[i].verifies.is_none() {
+                // An item queued by an earlier version: recognise it by its reason.
+                st.queue[i].verifies =
+                    rules::verification_of(&st.queue[i], &config.jobs).map(|w| w.id.clone());
+            }
             let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
             let QueueVerdict::Run(job) = verdict else {
                 sections.push(rules::queue_refuse(&mut st.queue[i], &verdict, now));
@@ -225,7 +236,28 @@ impl Tick<'_> {
                 }
             }
         }
+        self.report_verifications(config, st, sections);
         st.trim_queue();
+    }
+
+    /// SPEC §5.4: every finished verification is reported once — now, or
+    /// (a pass) when quiet hours end, or when a silence ends.
+    fn report_verifications(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
+        let now = self.clock.now;
+        for i in 0..st.queue.len() {
+            let item = &st.queue[i];
+            let Some(write) = item.verifies.as_deref().and_then(|id| config.job(id)) else {
+                continue;
+            };
+            let verifier = config.job(&item.job_id);
+            let quiet = verifier.is_some_and(|v| v.policy.quiet_hours.contains(self.clock.minute_of_day));
+            let silenced = [write.id.as_str(), item.job_id.as_str()]
+                .iter()
+                .any(|id| rules::silenced(&st.silences, id, now));
+            if let Some(s) = rules::verification_report(&mut st.queue[i], write, quiet, silenced, now) {
+                sections.push(s);
+            }
+        }
     }
 
     /// SPEC §5.5.
@@ -248,8 +280,8 @@ impl Tick<'_> {
             if signals::received().is_some() {
                 return;
             }
-            let quiet = rules::silenced(&st.silences, &job.id, now);
-            let (new, section) = rules::decide_check(job, &prev, &out, now, quiet);
+            let silence = rules::silence_until(&st.silences, &job.id, now);
+            let (new, section) = rules::decide_check(job, &prev, &out, now, silence);
             st.jobs.insert(job.id.clone(), new);
             sections.extend(section);
         }
@@ -276,7 +308,10 @@ impl Tick<'_> {
                     match self.runner.run(job, Which::Start, runner::START_TIMEOUT) {
                         Ran::Recorded => Some(AutorunNote::WouldStart),
                         Ran::Done(out) => {
-                            next_prev.last_start = Some(rules::run_record(&out));
+                            let mut record = rules::run_record(&out);
+                            record.at = Some(now);
+                            record.by = Some("autoResume".into());
+                            next_prev.last_start = Some(record);
                             Some(AutorunNote::from_start(&out))
                         }
                     }
@@ -285,8 +320,8 @@ impl Tick<'_> {
                 Some(Autorun::Blocked) => Some(AutorunNote::Blocked),
                 None => None,
             };
-            let quiet = rules::silenced(&st.silences, &job.id, now);
-            let outcome = rules::decide_job(job, &obs, &next_prev, &self.clock, note, quiet);
+            let silence = rules::silence_until(&st.silences, &job.id, now);
+            let outcome = rules::decide_job(job, &obs, &next_prev, &self.clock, note, silence);
             st.jobs.insert(job.id.clone(), outcome.state);
             if let Some(s) = outcome.section {
                 sections.push(Section::Job(s));

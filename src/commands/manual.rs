@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{files, find_job, load_config, print_output, refused, seconds, with_state};
+use super::{
+    files, find_job, load_config, login_name, print_output, refused, seconds, with_state,
+};
 use crate::cli::Global;
 use crate::clock::Clock;
 use crate::config::When;
@@ -41,8 +43,15 @@ pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Cod
         let now = Clock::read().now;
         let js = st.job_mut(id);
         js.last_manual_start_at = Some(now);
-        js.last_start = Some(rules::run_record(&out));
+        let mut record = rules::run_record(&out);
+        record.at = Some(now);
+        record.by = Some(login_name());
+        js.last_start = Some(record);
         print_output("start", id, &out);
+        // Released whether the start worked or not (SPEC §11).
+        if js.hold.take().is_some() {
+            println!("start {id}: released the hold; tick watches it as usual again");
+        }
         Ok(if out.success() {
             Code::Ok
         } else {
@@ -60,6 +69,17 @@ pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code
     signals::install();
     with_state(&files, g, |st| {
         let now = Clock::read().now;
+        // The hold is recorded before anything runs, and stays whatever
+        // the stop command then does (SPEC §5.2, §11).
+        let js = st.job_mut(id);
+        if js.hold.is_none() {
+            js.hold = Some(state::Hold {
+                at: now,
+                by: login_name(),
+                extra: Default::default(),
+            });
+        }
+        println!("stop {id}: held — tick will not start it until `ops-monitor start {id}`");
         let record = if job.command("stop").is_some() {
             let out = ran(&Real, job, Which::Stop, limit);
             print_output("stop", id, &out);
@@ -143,6 +163,10 @@ pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
                 format!("after {id} ({outcome})"),
             );
             item.timeout_seconds = Some(runner::QUEUED_RUN_TIMEOUT_SECONDS);
+            if job.kind == crate::config::Kind::OneShotWrite && when == When::Success {
+                // Its result is always reported (SPEC §5.4).
+                item.verifies = Some(id.to_string());
+            }
             println!(
                 "queued {} (in {}s): the next tick runs it",
                 a.job_id, a.delay_seconds

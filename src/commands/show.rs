@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use super::{files, load_config};
+use super::{files, find_job, load_config, load_config_or_last_good, print_config_error};
 use crate::cli::Global;
 use crate::clock::Clock;
 use crate::config::{Job, Kind};
@@ -19,6 +19,18 @@ use crate::status::Observation;
 pub fn logs(g: &Global, id: &str) -> Result<Code> {
     let files = files(g);
     let st = state::load(&files.state, false)?;
+    // The config (or its last good copy) says which jobs exist; when neither
+    // can be read, a job the state knows is still shown.
+    match load_config_or_last_good(&files) {
+        Ok((config, error)) => {
+            if let Some(e) = &error {
+                print_config_error(e);
+            }
+            find_job(&config, id)?;
+        }
+        Err(e) if !st.jobs.contains_key(id) => return Err(e),
+        Err(_) => {}
+    }
     let js = st.jobs.get(id).cloned().unwrap_or_default();
     let mut out = std::io::stdout().lock();
     let when = |t: Option<f64>| t.map(time_text).unwrap_or_else(|| "never".into());
@@ -27,7 +39,23 @@ pub fn logs(g: &Global, id: &str) -> Result<Code> {
         ("stop", js.last_stop_at, &js.last_stop),
         ("run", js.last_run_at, &js.last_run),
     ] {
-        writeln!(out, "== last {label}: {}", when(at))?;
+        // The record's own time first: an automatic start sets no
+        // `lastManualStartAt`, and a manual one may be older than it.
+        let at = rec.as_ref().and_then(|r| r.at).or(at);
+        let by = rec
+            .as_ref()
+            .and_then(|r| r.by.as_deref())
+            .map(|b| match b {
+                "autoResume" => " (automatic, by tick)".to_string(),
+                who => format!(" (by {who})"),
+            })
+            .unwrap_or_default();
+        let at = if rec.is_some() && at.is_none() {
+            "time unknown".to_string()
+        } else {
+            when(at)
+        };
+        writeln!(out, "== last {label}: {at}{by}")?;
         if let Some(r) = rec {
             writeln!(
                 out,

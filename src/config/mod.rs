@@ -270,8 +270,8 @@ pub fn load_remembered(
     parse_checked(&text, path, home, strict, !trusted).map(|config| (config, print))
 }
 
-/// Load and validate config text, schema included (for tests).
-#[cfg(test)]
+/// Load and validate config text, schema included (a kept copy of the
+/// config, tests).
 pub fn parse(text: &str, path: &Path, home: &Path, strict: bool) -> Result<Config, ConfigError> {
     parse_checked(text, path, home, strict, true)
 }

@@ -223,6 +223,7 @@ pub fn flush_outbox(state: &mut State, ctx: &Context, now: f64) -> Outcome {
             .find(|c| c.key() == entry.channel)
             .unwrap_or(&entry.channel_spec)
             .clone();
+        mark_delayed(&mut entry);
         if try_entry(&mut session, state, &mut entry, &spec, now) {
             delivered += 1;
         } else {
@@ -234,6 +235,25 @@ pub fn flush_outbox(state: &mut State, ctx: &Context, now: f64) -> Outcome {
     kept.append(&mut state.outbox);
     state.outbox = kept;
     session.finish(state, delivered)
+}
+
+/// An entry sent from the outbox says when it was written (SPEC §5.6), once.
+fn mark_delayed(entry: &mut OutboxMessage) {
+    if entry.time <= 0.0 || entry.header.ends_with(", delayed)") {
+        return;
+    }
+    let note = crate::report::delayed_note(entry.time);
+    let (header, sections) = entry.header_and_sections();
+    entry.sections = sections;
+    entry.header = if header.is_empty() {
+        note
+    } else {
+        format!("{header} {note}")
+    };
+    entry.text = std::iter::once(entry.header.as_str())
+        .chain(entry.sections.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join("\n\n");
 }
 
 /// Deliver `message` through every channel; what fails goes to the outbox.
@@ -270,10 +290,19 @@ pub fn deliver(state: &mut State, ctx: &Context, message: &Message, now: f64) ->
 /// one-off message through the same channels and rules.
 pub fn notify(state: &mut State, ctx: &Context, text: &str, now: f64) -> Outcome {
     let mut outcome = flush_outbox(state, ctx, now);
-    let message = Message {
-        header: text.to_string(),
-        sections: Vec::new(),
-        time: now,
+    // A text over Telegram's limit is sent in pieces, never cut.
+    let pieces = split::chunks(text, split::TELEGRAM_LIMIT);
+    let message = match pieces.as_slice() {
+        [_, _, ..] => Message {
+            header: String::new(),
+            sections: pieces,
+            time: now,
+        },
+        _ => Message {
+            header: text.to_string(),
+            sections: Vec::new(),
+            time: now,
+        },
     };
     let sent = deliver(state, ctx, &message, now);
     outcome.notices.extend(sent.notices);

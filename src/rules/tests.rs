@@ -64,7 +64,7 @@ fn tick(job: &Job, obs: &Observation, prev: &JobState, clock: &Clock) -> JobOutc
         Autorun::Suppressed => AutorunNote::Suppressed,
         Autorun::Blocked => AutorunNote::Blocked,
     });
-    decide_job(job, obs, prev, clock, note, false)
+    decide_job(job, obs, prev, clock, note, None)
 }
 
 fn output(ending: Ending, stdout: &str) -> Output {
@@ -94,7 +94,7 @@ fn first_sight_of_a_running_job_is_reported_with_progress() {
         out.state.last_progress_key.as_deref(),
         Some(r#"{"done": 42, "total": 100}"#)
     );
-    assert!(!s.action_required);
+    assert!(!s.anomaly && s.actions.is_empty());
 }
 
 #[test]
@@ -106,8 +106,11 @@ fn stall_is_an_alert_after_stall_seconds_without_progress() {
     assert!(t2.section.is_none(), "not stalled yet, nothing new");
     let t3 = tick(&j, &status(&running(7)), &t2.state, &noon(T0 + 60.0));
     let s = t3.section.expect("stall reported");
-    assert_eq!(s.message.as_deref(), Some("stalled >= 60s"));
-    assert!(s.action_required);
+    assert_eq!(s.message, None, "the job's own message: none");
+    assert_eq!(s.stall.unwrap().threshold, 60.0);
+    assert_eq!(s.stall.unwrap().since, T0);
+    assert_eq!(s.actions, vec![Action::Stalled { for_seconds: 60.0 }]);
+    assert!(s.anomaly);
     assert!(t3
         .state
         .last_anomaly_key
@@ -138,7 +141,9 @@ fn anomaly_key_matches_python_for_paused_job() {
             r#"{"completed": false, "level": null, "message": null, "progressKey": null, "running": false, "stopReason": "exited"}"#
         )
     );
-    assert!(out.section.unwrap().action_required);
+    let s = out.section.unwrap();
+    assert!(s.anomaly);
+    assert_eq!(s.actions, vec![Action::StartIt]);
 }
 
 #[test]
@@ -193,12 +198,26 @@ fn quiet_hours_hold_routine_reports_but_not_anomalies() {
         &Clock::from_parts(T0 + 60.0, 23, 30, 0),
     );
     assert!(t2.section.is_some(), "anomaly reported in quiet hours");
+    let back = tick(
+        &j,
+        &status(&running(2)),
+        &t2.state,
+        &Clock::from_parts(T0 + 90.0, 23, 31, 0),
+    );
+    let s = back.section.expect("RESOLVED is not held back");
+    assert_eq!(s.resolved.unwrap().problem, Problem::Paused);
     let t3 = tick(
         &j,
         &status(COMPLETED),
-        &t2.state,
+        &back.state,
         &Clock::from_parts(T0 + 120.0, 7, 59, 0),
     );
+    assert_eq!(
+        t3.state.last_decision.as_ref().unwrap().rule,
+        "quietHours",
+        "the rule that held it back is recorded"
+    );
+    assert_eq!(t3.state.last_decision.as_ref().unwrap().until, Some(T0 + 120.0 + 60.0));
     assert!(t3.section.is_none(), "completion waits for the morning");
     let t4 = tick(
         &j,
@@ -351,7 +370,7 @@ fn dry_run_only_records_the_start_and_sets_no_backoff() {
         &prev,
         &noon(T0),
         Some(AutorunNote::WouldStart),
-        false,
+        None,
     );
     assert_eq!(out.section.unwrap().autorun, Some(AutorunNote::WouldStart));
     assert_eq!(
@@ -370,9 +389,18 @@ fn an_unknown_status_never_triggers_a_start() {
     let prev = tick(&j, &status(&running(3)), &JobState::default(), &noon(T0)).state;
     let out = tick(&j, &obs, &prev, &noon(T0 + 60.0));
     let s = out.section.expect("unknown is an alert");
-    assert_eq!(s.state, StateLine::Unknown);
-    assert_eq!(s.message.as_deref(), Some("status exit=1"));
-    assert!(s.action_required);
+    assert_eq!(
+        s.state,
+        StateLine::Unknown {
+            last_known: Some("running")
+        }
+    );
+    assert_eq!(
+        s.actions,
+        vec![Action::Unknown {
+            reason: "status exit=1".into()
+        }]
+    );
     let seen = out.state.last_seen.as_ref().unwrap();
     assert!(seen.running, "lastSeen keeps the last known state");
     assert!(seen.unknown);
@@ -424,7 +452,7 @@ fn failed_start_is_reported_and_sets_backoff() {
         &JobState::default(),
         &noon(T0),
         Some(AutorunNote::StartFailed(7)),
-        false,
+        None,
     );
     assert_eq!(
         out.section.unwrap().autorun,
@@ -446,7 +474,12 @@ fn level_change_is_reported_once_and_alert_is_an_anomaly() {
     let alert = r#"{"running":true,"completed":false,"level":"alert","message":"disk full"}"#;
     let t4 = tick(&j, &status(alert), &t3.state, &noon(T0 + 180.0));
     let s = t4.section.unwrap();
-    assert!(s.action_required);
+    assert_eq!(
+        s.actions,
+        vec![Action::Alert {
+            message: Some("disk full".into())
+        }]
+    );
     assert_eq!(s.level, Some(crate::status::Level::Alert));
     assert!(t4.state.last_anomaly_key.is_some());
 }
@@ -460,7 +493,7 @@ fn silence_holds_back_even_anomalies_until_it_ends() {
         &JobState::default(),
         &noon(T0),
         None,
-        true,
+        Some(T0 + 30.0),
     );
     assert!(t1.section.is_none());
     assert!(
@@ -564,7 +597,7 @@ fn queue_results() {
         T0,
     );
     assert!(
-        matches!(s, Some(Section::QueueOutput { ref output, .. }) if output == "ALERT: 3 files differ")
+        matches!(s, Some(Section::QueueOutput { ref output, .. }) if output.stdout == "ALERT: 3 files differ")
     );
 
     let mut it = item("r");
@@ -593,7 +626,7 @@ fn scheduled_check_is_due_by_every_seconds() {
 fn scheduled_check_reports_failure_reminder_and_recovery() {
     let j = read_job("c");
     let fail = output(Ending::Exited(2), "CRITICAL: disk 97%");
-    let (s1, r1) = decide_check(&j, &JobState::default(), &fail, T0, false);
+    let (s1, r1) = decide_check(&j, &JobState::default(), &fail, T0, None);
     assert!(matches!(
         r1,
         Some(Section::Check {
@@ -601,21 +634,23 @@ fn scheduled_check_reports_failure_reminder_and_recovery() {
             ..
         })
     ));
-    let (s2, r2) = decide_check(&j, &s1, &fail, T0 + 300.0, false);
+    let (s2, r2) = decide_check(&j, &s1, &fail, T0 + 300.0, None);
     assert!(r2.is_none(), "same failure within the reminder interval");
-    let (s3, r3) = decide_check(&j, &s2, &fail, T0 + 1800.0, false);
+    let (s3, r3) = decide_check(&j, &s2, &fail, T0 + 1800.0, None);
     assert!(r3.is_some(), "reminder");
     let (s4, r4) = decide_check(
         &j,
         &s3,
         &output(Ending::Exited(0), "ok"),
         T0 + 2100.0,
-        false,
+        None,
     );
     assert!(matches!(
         r4,
         Some(Section::Check {
-            result: CheckResult::Recovered,
+            result: CheckResult::Recovered {
+                after: Some(2100.0)
+            },
             ..
         })
     ));
@@ -624,7 +659,7 @@ fn scheduled_check_reports_failure_reminder_and_recovery() {
         &s4,
         &output(Ending::Exited(0), "ok"),
         T0 + 2400.0,
-        false,
+        None,
     );
     assert!(r5.is_none(), "recovery is reported once");
     let (_, r6) = decide_check(
@@ -632,7 +667,7 @@ fn scheduled_check_reports_failure_reminder_and_recovery() {
         &s4,
         &output(Ending::Exited(0), "ALERT: cert expires"),
         T0,
-        false,
+        None,
     );
     assert!(matches!(
         r6,
