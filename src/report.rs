@@ -63,7 +63,10 @@ pub fn message(lang: Lang, clock: &Clock, sections: &[Section], time: f64) -> Me
 pub fn delayed_note(written: f64) -> String {
     format!(
         "(written {}, delayed)",
-        local(written).map_or_else(|| written.to_string(), |d| d.format("%Y-%m-%d %H:%M").to_string())
+        local(written).map_or_else(
+            || written.to_string(),
+            |d| d.format("%Y-%m-%d %H:%M").to_string()
+        )
     )
 }
 
@@ -180,9 +183,7 @@ pub fn render(section: &Section, lang: Lang, now: f64) -> String {
             ));
             let before = lines.len();
             output_lines(output, &mut lines);
-            let lifted = lines[before..]
-                .iter()
-                .any(|l| !l.starts_with("- output: "));
+            let lifted = lines[before..].iter().any(|l| !l.starts_with("- output: "));
             if failure.is_some() && !lifted {
                 lines.insert(
                     before,
@@ -561,7 +562,8 @@ mod tests {
             en(&j),
             "• Nightly crawl (job1, long_running_read)\n- state: paused\n- ACTION REQUIRED: paused — start it (ops-monitor start job1) or enable autoResume, still, for 30m"
         );
-        assert!(zh(&j).ends_with("- ACTION REQUIRED: 需要你确认下一步（或启用 autoResume）, still, for 30m"));
+        assert!(zh(&j)
+            .ends_with("- ACTION REQUIRED: 需要你确认下一步（或启用 autoResume）, still, for 30m"));
         let mut r = job(StateLine::Running { pid: Some(7) });
         r.progress.clear();
         r.resolved = Some(Resolved {
@@ -579,7 +581,12 @@ mod tests {
         let routine = Section::Job(job(StateLine::Running { pid: None }));
         let mut paused = job(StateLine::Paused { stop_reason: None });
         paused.actions = vec![Action::StartIt];
-        let m = message(Lang::En, &clock, &[routine.clone(), Section::Job(paused)], 0.0);
+        let m = message(
+            Lang::En,
+            &clock,
+            &[routine.clone(), Section::Job(paused)],
+            0.0,
+        );
         assert_eq!(m.header, "🚨 Ops alert (14:05:09)");
         assert!(m.sections[0].contains("- state: paused"));
         assert!(m.sections[1].contains("- state: running"));
@@ -618,6 +625,9 @@ mod tests {
                 stderr: String::new(),
             },
         };
-        assert_eq!(render(&only, Lang::En, 0.0), "• v (v)\n- ALERT: 2 files differ");
+        assert_eq!(
+            render(&only, Lang::En, 0.0),
+            "• v (v)\n- ALERT: 2 files differ"
+        );
     }
 }

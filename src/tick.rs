@@ -130,7 +130,11 @@ impl Tick<'_> {
             for job in &config.jobs {
                 let decision = st.jobs.get(&job.id).and_then(|j| j.last_decision.as_ref());
                 if let Some(d) = decision.filter(|d| d.at == now) {
-                    eprintln!("tick: {}: {}", job.id, crate::commands::decision_text(d, now));
+                    eprintln!(
+                        "tick: {}: {}",
+                        job.id,
+                        crate::commands::decision_text(d, now)
+                    );
                 }
             }
         }
@@ -250,11 +254,14 @@ impl Tick<'_> {
                 continue;
             };
             let verifier = config.job(&item.job_id);
-            let quiet = verifier.is_some_and(|v| v.policy.quiet_hours.contains(self.clock.minute_of_day));
+            let quiet =
+                verifier.is_some_and(|v| v.policy.quiet_hours.contains(self.clock.minute_of_day));
             let silenced = [write.id.as_str(), item.job_id.as_str()]
                 .iter()
                 .any(|id| rules::silenced(&st.silences, id, now));
-            if let Some(s) = rules::verification_report(&mut st.queue[i], write, quiet, silenced, now) {
+            if let Some(s) =
+                rules::verification_report(&mut st.queue[i], write, quiet, silenced, now)
+            {
                 sections.push(s);
             }
         }

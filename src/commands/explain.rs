@@ -24,7 +24,11 @@ pub fn decision_text(d: &Decision, now: f64) -> String {
         None => String::new(),
     };
     let Some(rule) = Rule::parse(&d.rule) else {
-        let verdict = if d.reported { "reported" } else { "not reported" };
+        let verdict = if d.reported {
+            "reported"
+        } else {
+            "not reported"
+        };
         return format!("{verdict} (rule {})", d.rule);
     };
     let why = match rule {
@@ -208,7 +212,11 @@ fn long_lines(job: &Job, js: &JobState, clock: &Clock, next: &mut Vec<String>) {
         next.push(format!(
             "routine progress: every {}, {when}{change}{}",
             duration_text(policy.report_every_seconds),
-            if quiet.is_some() { ", after quiet hours" } else { "" }
+            if quiet.is_some() {
+                ", after quiet hours"
+            } else {
+                ""
+            }
         ));
     }
     next.push(format!(

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{
-    files, find_job, load_config, login_name, print_output, refused, seconds, with_state,
-};
+use super::{files, find_job, load_config, login_name, print_output, refused, seconds, with_state};
 use crate::cli::Global;
 use crate::clock::Clock;
 use crate::config::When;

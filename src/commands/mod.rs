@@ -1,7 +1,7 @@
 //! The commands of SPEC §9 other than `tick`, by family: acting on a job
 //! ([`manual`]: start, stop, run), gates ([`grants`]: approve, revoke,
-//! silence), showing ([`show`]: status, logs; [`explain`]); the small ones
-//! live here.
+//! silence), showing ([`status`], [`show`]: logs, [`explain`]); the small
+//! ones live here.
 //! Each loads what it needs, works through the other modules, and prints its
 //! result.
 
@@ -9,6 +9,7 @@ mod explain;
 mod grants;
 mod manual;
 mod show;
+mod status;
 
 use std::time::Duration;
 
@@ -17,7 +18,8 @@ use anyhow::Result;
 pub use explain::{decision_text, explain};
 pub use grants::{approve, revoke, silence};
 pub use manual::{run, start, stop};
-pub use show::{logs, status};
+pub use show::logs;
+pub use status::status;
 
 use crate::cli::Global;
 use crate::clock::Clock;
@@ -189,7 +191,10 @@ fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result
 
 pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
     if text.trim().is_empty() {
-        return Err(fail(Code::Usage, "notify: the text is empty; nothing to send"));
+        return Err(fail(
+            Code::Usage,
+            "notify: the text is empty; nothing to send",
+        ));
     }
     let files = files(g);
     let config = load_config(&files, false)?;

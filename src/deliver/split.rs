@@ -148,14 +148,18 @@ mod tests {
         let text = line.repeat(100); // 10 000 characters
         let parts = chunks(&text, TELEGRAM_LIMIT);
         assert_eq!(parts.len(), 3);
-        assert!(parts.iter().all(|p| p.encode_utf16().count() <= TELEGRAM_LIMIT));
+        assert!(parts
+            .iter()
+            .all(|p| p.encode_utf16().count() <= TELEGRAM_LIMIT));
         assert_eq!(parts.join("\n") + "\n", text, "cut only at line ends");
         // One line longer than a message, in characters of two UTF-16 units.
         let wide = s(3000, '🛠');
         let parts = chunks(&wide, TELEGRAM_LIMIT);
         assert_eq!(parts.len(), 2);
         assert_eq!(parts.concat(), wide);
-        assert!(parts.iter().all(|p| p.encode_utf16().count() <= TELEGRAM_LIMIT));
+        assert!(parts
+            .iter()
+            .all(|p| p.encode_utf16().count() <= TELEGRAM_LIMIT));
         assert_eq!(chunks("short", TELEGRAM_LIMIT), vec!["short"]);
     }
 

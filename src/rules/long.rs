@@ -56,7 +56,9 @@ pub fn stall_of(job: &Job, prev: &JobState, s: &Status, now: f64) -> Option<Stal
         return None;
     }
     let key = s.progress_key.as_ref()?;
-    if prev.last_progress_key.as_ref() != Some(key) {
+    // Time while the job was not running is not time without progress.
+    let was_running = prev.last_seen.as_ref().is_none_or(|l| l.running);
+    if !was_running || prev.last_progress_key.as_ref() != Some(key) {
         return None;
     }
     let since = prev.last_progress_at?;
@@ -158,9 +160,10 @@ fn decide_unknown(
     let now = clock.now;
     let mut st = prev.clone();
     // lastSeen keeps the last known state; only the flag says we lost sight.
-    let mut seen = prev.last_seen.clone().unwrap_or_default();
-    seen.unknown = true;
-    st.last_seen = Some(seen);
+    // (Never seen: nothing is known, nothing is made up.)
+    if let Some(seen) = &mut st.last_seen {
+        seen.unknown = true;
+    }
     record_problem(&mut st, prev, Problem::Unknown, now);
     let key = anomaly_key(
         Value::Null,
@@ -174,7 +177,15 @@ fn decide_unknown(
     let (reported, rule, until) = if silence.is_some() {
         (false, Rule::Silence, silence)
     } else if anomaly_due(job, prev, &key, now) {
-        (true, if repeat { Rule::Reminder } else { Rule::Problem }, None)
+        (
+            true,
+            if repeat {
+                Rule::Reminder
+            } else {
+                Rule::Problem
+            },
+            None,
+        )
     } else {
         (false, Rule::ReminderNotDue, why::reminder_due_at(job, prev))
     };
@@ -261,9 +272,13 @@ fn decide_known(
     // §5.1 stall detection.
     let stall = stall_of(job, prev, s, now);
     let stalled = stall.is_some();
+    let was_running = prev.last_seen.as_ref().is_none_or(|l| l.running);
     if s.running && !stalled {
         if let Some(key) = &s.progress_key {
-            if st.last_progress_key.as_ref() != Some(key) || st.last_progress_at.is_none() {
+            if st.last_progress_key.as_ref() != Some(key)
+                || st.last_progress_at.is_none()
+                || !was_running
+            {
                 st.last_progress_key = Some(key.clone());
                 st.last_progress_at = Some(now);
             }
@@ -342,7 +357,11 @@ fn decide_known(
     let (reported, rule, until) = if silence.is_some() {
         (false, Rule::Silence, silence)
     } else if is_anomaly_due {
-        let rule = if repeat { Rule::Reminder } else { Rule::Problem };
+        let rule = if repeat {
+            Rule::Reminder
+        } else {
+            Rule::Problem
+        };
         (true, rule, None)
     } else if resolved.is_some() {
         (true, Rule::Resolved, None)

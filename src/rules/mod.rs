@@ -27,7 +27,7 @@ pub mod why;
 
 pub use check::{check_due, decide_check};
 pub use holds::{config_alert_due, silence_until, silenced, tick_exit, TickEnd};
-pub use long::{decide_job, plan_autorun, problem_of, stall_of, state_word};
+pub use long::{decide_job, plan_autorun, problem_of, progress_entries, stall_of, state_word};
 pub use queue::{
     queue_due, queue_finish, queue_refuse, queue_verdict, verification_of, verification_report,
     QueueVerdict,

@@ -59,7 +59,10 @@ impl AutorunNote {
     }
 
     pub(super) fn start_failed(self) -> bool {
-        matches!(self, AutorunNote::StartFailed(_) | AutorunNote::StartTimedOut)
+        matches!(
+            self,
+            AutorunNote::StartFailed(_) | AutorunNote::StartTimedOut
+        )
     }
 }
 
@@ -195,7 +198,9 @@ pub enum CheckResult {
     FailedToStart(String),
     Signaled(i32),
     /// Back to exit 0 after a reported failure, which lasted `after`.
-    Recovered { after: Option<f64> },
+    Recovered {
+        after: Option<f64>,
+    },
 }
 
 /// What a queued run printed: the tails of both streams.
