@@ -126,6 +126,13 @@ pub enum Command {
     Logs { job: String },
     /// Why the last tick did or did not report a job, and what would make the next one
     Explain { job: String },
+    /// Where every file is and why, what delivery would use, and lint
+    /// warnings for the config — without sending anything or showing a secret
+    Doctor {
+        /// Send one test message through every channel
+        #[arg(long)]
+        send_test: bool,
+    },
     /// An offline end-to-end check of this installation
     Selftest,
     /// Print the config JSON Schema
@@ -161,6 +168,10 @@ pub struct TickArgs {
     /// Most status commands running at once
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
+    /// Write the jobs' state here for node_exporter's textfile collector
+    /// (a *.prom file) [default: defaults.metricsFile]
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<String>,
 }
 
 /// `90s`, `15m`, `2h`, `1d`, or plain seconds (`30`, `0.5`).

@@ -49,6 +49,16 @@ impl Clock {
     }
 }
 
+/// A Unix time as local time in `format` (chrono's `strftime` spelling);
+/// the number itself when it is out of range.
+pub fn local_text(t: f64, format: &str) -> String {
+    Local
+        .timestamp_opt(t.floor() as i64, 0)
+        .single()
+        .map(|d| d.format(format).to_string())
+        .unwrap_or_else(|| format!("{t}"))
+}
+
 /// Unix seconds now, or `OPS_MONITOR_NOW` when set to a number.
 pub fn now() -> f64 {
     if let Ok(v) = std::env::var("OPS_MONITOR_NOW") {

@@ -6,16 +6,19 @@
 //! own: the command line (`cli`), the job config (`config`), the state file
 //! (`state`), running a process (`process`) and a job's commands behind a
 //! seam (`runner`), the status contract (`status`), the pure decision rules
-//! and the safety policy (`rules`), the report text (`report`), delivery
-//! (`deliver`, `outbox`), and the commands that orchestrate them (`tick`,
-//! `commands`). Every module is private: the binary is the interface.
+//! and the safety policy (`rules`), the report text (`report`), text helpers (`text`), delivery
+//! (`deliver`, `outbox`), what a fleet's Prometheus and Alertmanager get
+//! (`fleet`), and the commands that orchestrate them (`tick`, `commands`). Every module is private: the binary is the interface.
 
 mod cli;
 mod clock;
 mod commands;
 mod config;
 mod deliver;
+mod doctor;
 mod exit;
+mod fleet;
+mod out;
 mod outbox;
 mod paths;
 mod process;
@@ -26,6 +29,7 @@ mod selftest;
 mod signals;
 mod state;
 mod status;
+mod text;
 mod tick;
 
 use std::process::ExitCode;
@@ -34,6 +38,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Code, Exit};
+use crate::out::{errln, outln};
 
 /// Parse the command line, run, print an error once with its chain, and map
 /// the outcome to the SPEC's exit codes.
@@ -46,7 +51,7 @@ pub fn main_entry() -> ExitCode {
                 .downcast_ref::<Exit>()
                 .map(|e| e.code)
                 .unwrap_or(Code::Failed);
-            eprintln!("{err:#}");
+            errln!("{err:#}");
             ExitCode::from(code.as_u8())
         }
     }
@@ -85,14 +90,18 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Notify { text, target } => commands::notify(g, text, target.clone()),
         Command::Logs { job } => commands::logs(g, job),
         Command::Explain { job } => commands::explain(g, job),
+        Command::Doctor { send_test } => doctor::run(g, *send_test),
         Command::Selftest => selftest::run(),
         Command::Schema => {
-            println!("{}", config::SCHEMA.trim_end());
+            outln!("{}", config::SCHEMA.trim_end());
             Ok(Code::Ok)
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(*shell, &mut cmd, "ops-monitor", &mut std::io::stdout());
+            // Into a buffer first: `generate` panics when its writer fails.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "ops-monitor", &mut script);
+            out::stdout_bytes(&script);
             Ok(Code::Ok)
         }
     }

@@ -2,19 +2,20 @@
 //! the state file and retried at the start of every later tick.
 //!
 //! One entry is one message for one channel, so channels retry on their own.
-//! An entry carries everything needed to send it again — the channel's spec,
-//! not just its position in the config — so it survives the config being
-//! reordered or the channel being removed. This module is the pure part:
-//! the entry, its schedule, and the size limit. Sending lives in `deliver`.
+//! An entry carries everything needed to send it again — the channel as
+//! configured ([`Channel`], in the config's own JSON spelling), not just its
+//! position in the config — so it survives the config being reordered or the
+//! channel being removed. This module is the pure part: the [`Outbox`] the
+//! state holds (entries and drop counts), an entry's schedule, and the size
+//! limit. Sending lives in `deliver`; the state file in `state`, which holds
+//! an [`Outbox`] and knows nothing else of it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::Channel;
-use crate::state::State;
 
 /// Entries kept at most; beyond, the oldest is dropped.
 pub const OUTBOX_KEEP: usize = 50;
@@ -29,67 +30,100 @@ pub const BACKOFF_MAX_SECONDS: f64 = 3600.0;
 /// early (cron every minute, the first retry at +60 s) does not skip a tick.
 pub const DUE_SLACK_SECONDS: f64 = 5.0;
 
-/// The state key (beside `outboxDropped`) that says how many dropped entries
-/// each channel has not been told about yet. `State` has no field for it, so
-/// it lives in the state's unknown-keys map, which is saved as is.
-const DROPPED_BY_CHANNEL_KEY: &str = "outboxDroppedByChannel";
-
-/// A delivery channel as stored in an outbox entry: `config::Channel` in the
-/// config's own JSON spelling (`{"type": "webhook", "url": …}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum ChannelSpec {
-    Telegram {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        target: Option<String>,
-    },
-    Webhook {
-        url: String,
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        headers: BTreeMap<String, String>,
-    },
-    File {
-        path: PathBuf,
-    },
-    Command {
-        argv: Vec<String>,
-    },
+/// The outbox as the state file holds it: three top-level keys of the state
+/// (`State` flattens this struct), each left out while empty.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outbox {
+    /// `outbox`: the undelivered messages.
+    #[serde(rename = "outbox", default, skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<OutboxMessage>,
+    /// `outboxDropped`: messages dropped from a full outbox that no delivered
+    /// message has told about yet.
+    #[serde(rename = "outboxDropped", default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+    /// `outboxDroppedByChannel`: of those, how many each channel (by
+    /// [`Channel::key`]) has not been told about. Drops in `dropped` beyond
+    /// their sum (a state written by another version) belong to no channel.
+    #[serde(
+        rename = "outboxDroppedByChannel",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "positive_counts"
+    )]
+    pub dropped_by_channel: BTreeMap<String, u64>,
 }
 
-impl Default for ChannelSpec {
-    /// Telegram with the default target: what the Python version had.
-    fn default() -> Self {
-        ChannelSpec::Telegram { target: None }
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The per-channel counts, read leniently as before they had a field: any
+/// value that is not a positive integer counts as no drops.
+fn positive_counts<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, u64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Object(m) => m
+            .into_iter()
+            .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k, n)))
+            .collect(),
+        _ => BTreeMap::new(),
+    })
+}
+
+impl Outbox {
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
-}
 
-impl From<&Channel> for ChannelSpec {
-    fn from(c: &Channel) -> Self {
-        match c {
-            Channel::Telegram { target } => ChannelSpec::Telegram {
-                target: target.clone(),
-            },
-            Channel::Webhook { url, headers } => ChannelSpec::Webhook {
-                url: url.clone(),
-                headers: headers.clone(),
-            },
-            Channel::File { path } => ChannelSpec::File { path: path.clone() },
-            Channel::Command { argv } => ChannelSpec::Command { argv: argv.clone() },
-        }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
-}
 
-impl ChannelSpec {
-    /// What identifies the channel across runs and config edits: its type
-    /// and where it goes (never a header, which may hold a secret).
-    pub fn key(&self) -> String {
-        match self {
-            ChannelSpec::Telegram { target: None } => "telegram".to_string(),
-            ChannelSpec::Telegram { target: Some(t) } => format!("telegram:{t}"),
-            ChannelSpec::Webhook { url, .. } => format!("webhook:{url}"),
-            ChannelSpec::File { path } => format!("file:{}", path.display()),
-            ChannelSpec::Command { argv } => format!("command:{}", argv.join(" ")),
+    /// Order the entries oldest first (stable, so entries made at the same
+    /// time keep their order).
+    pub fn sort_oldest_first(&mut self) {
+        self.entries
+            .sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
+    }
+
+    /// Keep at most [`OUTBOX_KEEP`] entries: drop the oldest, count them in
+    /// `dropped` and per channel, and return what was dropped.
+    pub fn trim(&mut self) -> Vec<OutboxMessage> {
+        if self.entries.len() <= OUTBOX_KEEP {
+            return Vec::new();
         }
+        self.sort_oldest_first();
+        let excess = self.entries.len() - OUTBOX_KEEP;
+        let dropped: Vec<OutboxMessage> = self.entries.drain(..excess).collect();
+        for d in &dropped {
+            *self
+                .dropped_by_channel
+                .entry(d.channel.clone())
+                .or_insert(0) += 1;
+        }
+        self.dropped += dropped.len() as u64;
+        dropped
+    }
+
+    /// How many dropped entries of `channel` nobody was told about yet. Drops
+    /// counted in `dropped` without a channel are told on whichever channel
+    /// delivers first.
+    pub fn dropped_untold(&self, channel: &str) -> u64 {
+        let attributed: u64 = self.dropped_by_channel.values().sum();
+        let unattributed = self.dropped.saturating_sub(attributed);
+        self.dropped_by_channel.get(channel).copied().unwrap_or(0) + unattributed
+    }
+
+    /// A message on `channel` told about `told` dropped entries: forget them.
+    pub fn dropped_told(&mut self, channel: &str, told: u64) {
+        let own = self
+            .dropped_by_channel
+            .remove(channel)
+            .unwrap_or(0)
+            .min(told);
+        let attributed: u64 = self.dropped_by_channel.values().sum::<u64>() + own;
+        let unattributed = self.dropped.saturating_sub(attributed);
+        let from_unattributed = (told - own).min(unattributed);
+        self.dropped = self.dropped.saturating_sub(own + from_unattributed);
     }
 }
 
@@ -99,12 +133,12 @@ impl ChannelSpec {
 pub struct OutboxMessage {
     /// The report text (header and sections, as first built).
     pub text: String,
-    /// The channel's key ([`ChannelSpec::key`]).
+    /// The channel's key ([`Channel::key`]).
     #[serde(default)]
     pub channel: String,
     /// How to reach the channel, used when it is no longer configured.
     #[serde(default)]
-    pub channel_spec: ChannelSpec,
+    pub channel_spec: Channel,
     /// The Telegram chat it was meant for, if one was known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -129,21 +163,21 @@ pub struct OutboxMessage {
     #[serde(default)]
     pub next_attempt_at: f64,
     /// Telegram parts already delivered of a report split in several.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero_parts")]
     pub parts_sent: usize,
     /// Keys this version does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
-fn is_zero(n: &usize) -> bool {
+fn is_zero_parts(n: &usize) -> bool {
     *n == 0
 }
 
 impl OutboxMessage {
     /// A new entry for a report that has not been tried on this channel yet.
     pub fn new(
-        spec: ChannelSpec,
+        spec: Channel,
         header: &str,
         sections: &[String],
         time: f64,
@@ -209,86 +243,13 @@ pub fn backoff_seconds(attempts: u32) -> f64 {
     (BACKOFF_FIRST_SECONDS * 2f64.powi(doublings)).min(BACKOFF_MAX_SECONDS)
 }
 
-/// Order the outbox oldest first (stable, so entries made at the same time
-/// keep their order).
-pub fn sort_oldest_first(outbox: &mut [OutboxMessage]) {
-    outbox.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
-}
-
-/// Keep at most [`OUTBOX_KEEP`] entries: drop the oldest, count them in
-/// `outbox_dropped` and per channel, and return what was dropped.
-pub fn trim(state: &mut State) -> Vec<OutboxMessage> {
-    let mut dropped = Vec::new();
-    if state.outbox.len() <= OUTBOX_KEEP {
-        return dropped;
-    }
-    sort_oldest_first(&mut state.outbox);
-    let excess = state.outbox.len() - OUTBOX_KEEP;
-    dropped.extend(state.outbox.drain(..excess));
-    let mut by_channel = dropped_by_channel(state);
-    for d in &dropped {
-        *by_channel.entry(d.channel.clone()).or_insert(0) += 1;
-    }
-    state.outbox_dropped += dropped.len() as u64;
-    set_dropped_by_channel(state, &by_channel);
-    dropped
-}
-
-/// How many dropped entries of `channel` nobody was told about yet. Drops
-/// counted in `outboxDropped` without a channel (a state written by another
-/// version) are told on whichever channel delivers first.
-pub fn dropped_untold(state: &State, channel: &str) -> u64 {
-    let by_channel = dropped_by_channel(state);
-    let attributed: u64 = by_channel.values().sum();
-    let unattributed = state.outbox_dropped.saturating_sub(attributed);
-    by_channel.get(channel).copied().unwrap_or(0) + unattributed
-}
-
-/// A message on `channel` told about `told` dropped entries: forget them.
-pub fn dropped_told(state: &mut State, channel: &str, told: u64) {
-    let mut by_channel = dropped_by_channel(state);
-    let own = by_channel.remove(channel).unwrap_or(0).min(told);
-    let attributed: u64 = by_channel.values().sum::<u64>() + own;
-    let unattributed = state.outbox_dropped.saturating_sub(attributed);
-    let from_unattributed = (told - own).min(unattributed);
-    state.outbox_dropped = state.outbox_dropped.saturating_sub(own + from_unattributed);
-    set_dropped_by_channel(state, &by_channel);
-}
-
-fn dropped_by_channel(state: &State) -> BTreeMap<String, u64> {
-    state
-        .extra
-        .get(DROPPED_BY_CHANNEL_KEY)
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k.clone(), n)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn set_dropped_by_channel(state: &mut State, by_channel: &BTreeMap<String, u64>) {
-    if by_channel.is_empty() {
-        state.extra.remove(DROPPED_BY_CHANNEL_KEY);
-    } else {
-        let map: Map<String, Value> = by_channel
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(*v)))
-            .collect();
-        state
-            .extra
-            .insert(DROPPED_BY_CHANNEL_KEY.to_string(), Value::Object(map));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn entry(channel: &str, created: f64) -> OutboxMessage {
-        let spec = ChannelSpec::File {
-            path: PathBuf::from(channel),
+        let spec = Channel::File {
+            path: channel.into(),
         };
         OutboxMessage::new(spec, "h", &["s".to_string()], created, created)
     }
@@ -318,13 +279,13 @@ mod tests {
     fn round_trip_keeps_unknown_keys_and_reads_bare_entries() {
         let text = r#"{"text":"hello","future":1}"#;
         let e: OutboxMessage = serde_json::from_str(text).unwrap();
-        assert_eq!(e.channel_spec, ChannelSpec::Telegram { target: None });
+        assert_eq!(e.channel_spec, Channel::default());
         assert_eq!(e.header_and_sections(), ("hello".to_string(), vec![]));
         let back = serde_json::to_value(&e).unwrap();
         assert_eq!(back["future"], 1);
         assert_eq!(back["channelSpec"]["type"], "telegram");
 
-        let spec = ChannelSpec::Webhook {
+        let spec = Channel::Webhook {
             url: "http://x".into(),
             headers: [("A".to_string(), "b".to_string())].into(),
         };
@@ -338,39 +299,57 @@ mod tests {
 
     #[test]
     fn trim_drops_the_oldest_and_counts_per_channel() {
-        let mut state = State::default();
+        let mut outbox = Outbox::default();
         for i in 0..OUTBOX_KEEP + 3 {
             let ch = if i % 2 == 0 { "even" } else { "odd" };
             // Pushed out of order: trimming must still drop by age.
-            state.outbox.push(entry(ch, (OUTBOX_KEEP + 3 - i) as f64));
+            outbox.entries.push(entry(ch, (OUTBOX_KEEP + 3 - i) as f64));
         }
-        let dropped = trim(&mut state);
+        let dropped = outbox.trim();
         assert_eq!(dropped.len(), 3);
-        assert_eq!(state.outbox.len(), OUTBOX_KEEP);
+        assert_eq!(outbox.len(), OUTBOX_KEEP);
         assert!(dropped.iter().all(|d| d.created_at <= 3.0));
-        assert_eq!(state.outbox[0].created_at, 4.0);
-        assert_eq!(state.outbox_dropped, 3);
+        assert_eq!(outbox.entries[0].created_at, 4.0);
+        assert_eq!(outbox.dropped, 3);
         // created 1, 2, 3 → i = 52 (even), 51 (odd), 50 (even)
-        assert_eq!(dropped_untold(&state, "file:even"), 2);
-        assert_eq!(dropped_untold(&state, "file:odd"), 1);
+        assert_eq!(outbox.dropped_untold("file:even"), 2);
+        assert_eq!(outbox.dropped_untold("file:odd"), 1);
 
-        dropped_told(&mut state, "file:even", 2);
-        assert_eq!(state.outbox_dropped, 1);
-        assert_eq!(dropped_untold(&state, "file:even"), 0);
-        dropped_told(&mut state, "file:odd", 1);
-        assert_eq!(state.outbox_dropped, 0);
-        assert!(!state.extra.contains_key(DROPPED_BY_CHANNEL_KEY));
+        outbox.dropped_told("file:even", 2);
+        assert_eq!(outbox.dropped, 1);
+        assert_eq!(outbox.dropped_untold("file:even"), 0);
+        outbox.dropped_told("file:odd", 1);
+        assert_eq!(outbox.dropped, 0);
+        assert!(outbox.dropped_by_channel.is_empty());
+        let saved = serde_json::to_value(&outbox).unwrap();
+        assert!(saved.get("outboxDroppedByChannel").is_none());
+        assert!(saved.get("outboxDropped").is_none());
     }
 
     #[test]
     fn unattributed_drops_go_to_the_first_channel_that_delivers() {
-        let mut state = State {
-            outbox_dropped: 4,
-            ..State::default()
+        let mut outbox = Outbox {
+            dropped: 4,
+            ..Outbox::default()
         };
-        assert_eq!(dropped_untold(&state, "telegram"), 4);
-        dropped_told(&mut state, "telegram", 4);
-        assert_eq!(state.outbox_dropped, 0);
-        assert_eq!(dropped_untold(&state, "webhook:x"), 0);
+        assert_eq!(outbox.dropped_untold("telegram"), 4);
+        outbox.dropped_told("telegram", 4);
+        assert_eq!(outbox.dropped, 0);
+        assert_eq!(outbox.dropped_untold("webhook:x"), 0);
+    }
+
+    #[test]
+    fn counts_that_are_not_positive_integers_count_as_none() {
+        let outbox: Outbox = serde_json::from_value(serde_json::json!({
+            "outboxDropped": 5,
+            "outboxDroppedByChannel": {"a": 2, "b": "three", "c": 0, "d": -1, "e": 1.5},
+        }))
+        .unwrap();
+        assert_eq!(outbox.dropped_by_channel, [("a".to_string(), 2)].into());
+        assert_eq!(outbox.dropped_untold("a"), 5);
+        assert_eq!(outbox.dropped_untold("b"), 3);
+        let outbox: Outbox =
+            serde_json::from_value(serde_json::json!({"outboxDroppedByChannel": [1]})).unwrap();
+        assert!(outbox.dropped_by_channel.is_empty());
     }
 }

@@ -5,18 +5,21 @@
 //! both — scripts grep for them — and lines the Python version never wrote
 //! (RESOLVED, a held job, an unknown status, a reminder's duration, a
 //! verification) are the English ones in both.
+//!
+//! The report's output is a [`Message`] (header and section texts); `deliver`
+//! takes it from here and sends it.
 
 use chrono::TimeZone;
 use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::config::Lang;
-use crate::deliver::Message;
 use crate::rules::{
     seconds_text, Action, AutorunNote, CheckResult, JobSection, Problem, RunOutput, Section,
     StateLine,
 };
-use crate::status::{cap, python_float, Level};
+use crate::status::{python_float, Level};
+use crate::text::cap;
 
 /// Most characters of one progress value shown in a report.
 pub const PROGRESS_VALUE_CHARS: usize = 200;
@@ -24,6 +27,30 @@ pub const PROGRESS_VALUE_CHARS: usize = 200;
 pub const OUTPUT_CHARS: usize = 800;
 /// Most lines asking for attention lifted to the top of a queue section.
 const ATTENTION_LINES: usize = 5;
+
+/// A report ready to send: the whole text, and its sections so a channel can
+/// split between them (Telegram's 4096-character limit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The header line (`🛠️ Ops report (14:05:09)`).
+    pub header: String,
+    /// Each section's text, in order.
+    pub sections: Vec<String>,
+    /// When the report was made (Unix seconds).
+    pub time: f64,
+}
+
+impl Message {
+    /// The report as one text: header, blank line, sections separated by blank lines.
+    pub fn text(&self) -> String {
+        let mut out = self.header.clone();
+        for s in &self.sections {
+            out.push_str("\n\n");
+            out.push_str(s);
+        }
+        out
+    }
+}
 
 /// The header: `🚨 Ops alert` when a section asks for attention, else
 /// `🛠️ Ops report`, with the tick's local time; in Chinese always the
@@ -197,10 +224,38 @@ pub fn render(section: &Section, lang: Lang, now: f64) -> String {
             lines.push(format!("• {name} ({id})"));
             lines.push("- would run (dry-run)".into());
         }
-        Section::ConfigInvalid { path, error } => {
+        Section::ConfigInvalid {
+            path,
+            error,
+            watching_since,
+        } => {
             lines.push("• ALERT: ops-jobs config invalid".into());
             lines.push(format!("- path: {path}"));
             lines.push(format!("- error: {error}"));
+            if let Some(t) = watching_since {
+                lines.push(format!(
+                    "- still watching with the config from {}",
+                    crate::clock::local_text(*t, "%Y-%m-%d %H:%M")
+                ));
+            }
+        }
+        Section::SaveFailed { error } => {
+            lines.push("• ALERT: the state could not be saved — nothing was started".into());
+            lines.push(format!("- error: {error}"));
+        }
+        Section::Clock(fix) => {
+            lines.push(format!(
+                "• CLOCK: {} stored time(s) lay in the future (up to {}) and were reset to now",
+                fix.times,
+                crate::clock::local_text(fix.latest, "%Y-%m-%d %H:%M")
+            ));
+            lines.push("- the clock went back: waits and schedules start over from now".into());
+            if !fix.voided.is_empty() {
+                lines.push(format!(
+                    "- ended (given in the future): {}",
+                    fix.voided.join(", ")
+                ));
+            }
         }
         Section::StateCorrupt { detail } => {
             lines.push("• ALERT: state file was corrupt; a fresh state was started".into());

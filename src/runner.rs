@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::config::Job;
 use crate::process::{self, Ending, Output};
+use crate::signals;
 use crate::status::{self, Observation};
 
 /// Time limit of an automatic `start` (SPEC §5.2).
@@ -64,7 +65,18 @@ pub struct Real;
 
 impl Runner for Real {
     fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
-        Ran::Done(run_now(job, which, limit))
+        Ran::Done(run_now(job, which, limit, true))
+    }
+}
+
+/// [`Real`], except that a SIGHUP does not stop the command: `run` of a
+/// write job by a person waits for the job when the terminal goes away and
+/// records its result (SPEC §11 "Approvals"). SIGINT and SIGTERM still stop it.
+pub struct OutlivesHangup;
+
+impl Runner for OutlivesHangup {
+    fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
+        Ran::Done(run_now(job, which, limit, false))
     }
 }
 
@@ -87,7 +99,7 @@ impl DryRun {
 impl Runner for DryRun {
     fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
         if which == Which::Status {
-            return Ran::Done(run_now(job, which, limit));
+            return Ran::Done(run_now(job, which, limit, true));
         }
         self.recorded
             .lock()
@@ -97,17 +109,15 @@ impl Runner for DryRun {
     }
 }
 
-fn run_now(job: &Job, which: Which, limit: Duration) -> Output {
+fn run_now(job: &Job, which: Which, limit: Duration, hangup_stops: bool) -> Output {
     match job.command(which.name()) {
-        Some(argv) => process::run(&process::Spec::new(argv, &job.cwd, limit)),
-        None => Output {
-            ending: Ending::FailedToStart(format!("{} has no {} command", job.id, which.name())),
-            stdout: String::new(),
-            stderr: String::new(),
-            stdout_truncated: false,
-            stderr_truncated: false,
-            duration: Duration::ZERO,
-        },
+        Some(argv) => process::run_until(&process::Spec::new(argv, &job.cwd, limit), &|| {
+            signals::received_stopping(hangup_stops).is_some()
+        }),
+        None => Output::not_run(
+            Ending::FailedToStart(format!("{} has no {} command", job.id, which.name())),
+            limit,
+        ),
     }
 }
 
@@ -123,7 +133,7 @@ pub fn limit(seconds: f64, default: f64) -> Duration {
 pub fn observe(runner: &dyn Runner, job: &Job) -> Observation {
     let limit = limit(job.policy.status_timeout_seconds, 30.0);
     match runner.run(job, Which::Status, limit) {
-        Ran::Done(out) => status::observe(&out, limit),
+        Ran::Done(out) => status::observe(&out),
         // No runner records a status: it is read-only and always runs.
         Ran::Recorded => Observation::Unknown("status not run".into()),
     }
@@ -132,19 +142,31 @@ pub fn observe(runner: &dyn Runner, job: &Job) -> Observation {
 /// The status of every job, at most `parallel` at once; the results come
 /// back in the order of `jobs`.
 pub fn observe_all(runner: &dyn Runner, jobs: &[&Job], parallel: usize) -> Vec<Observation> {
-    if jobs.is_empty() {
-        return Vec::new();
+    pool(jobs, parallel, |job| observe(runner, job))
+}
+
+/// Do `work` for every item, at most `parallel` at once, on scoped threads;
+/// the results come back in the order of `items`, whatever finished first.
+/// This is the tick's one pool (SPEC §5 step 4): a hanging command holds one
+/// worker, never the others.
+pub fn pool<T: Sync, R: Send>(
+    items: &[T],
+    parallel: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if items.len() <= 1 || parallel <= 1 {
+        return items.iter().map(&work).collect();
     }
-    let results: Vec<Mutex<Option<Observation>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
-    let workers = parallel.clamp(1, jobs.len());
+    let workers = parallel.min(items.len());
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(job) = jobs.get(i) else { break };
-                let obs = observe(runner, job);
-                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(obs);
+                let Some(item) = items.get(i) else { break };
+                let r = work(item);
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
             });
         }
     });
@@ -153,7 +175,7 @@ pub fn observe_all(runner: &dyn Runner, jobs: &[&Job], parallel: usize) -> Vec<O
         .map(|m| {
             m.into_inner()
                 .unwrap_or_else(|e| e.into_inner())
-                .unwrap_or_else(|| Observation::Unknown("status not run".into()))
+                .expect("every item is worked on once")
         })
         .collect()
 }
@@ -186,6 +208,8 @@ impl Scripted {
                 stdout_truncated: false,
                 stderr_truncated: false,
                 duration: Duration::from_millis(1),
+                // Set to the limit asked for when it is given out.
+                limit: Duration::ZERO,
             },
         );
         self
@@ -198,17 +222,13 @@ impl Scripted {
 
 #[cfg(test)]
 impl Runner for Scripted {
-    fn run(&self, job: &Job, which: Which, _limit: Duration) -> Ran {
+    fn run(&self, job: &Job, which: Which, limit: Duration) -> Ran {
         self.asked.lock().unwrap().push((job.id.clone(), which));
         let out = self.answers.get(&(job.id.clone(), which)).cloned();
-        Ran::Done(out.unwrap_or(Output {
-            ending: Ending::FailedToStart("not scripted".into()),
-            stdout: String::new(),
-            stderr: String::new(),
-            stdout_truncated: false,
-            stderr_truncated: false,
-            duration: Duration::ZERO,
-        }))
+        let out = out.unwrap_or_else(|| {
+            Output::not_run(Ending::FailedToStart("not scripted".into()), limit)
+        });
+        Ran::Done(Output { limit, ..out })
     }
 }
 

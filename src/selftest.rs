@@ -15,6 +15,7 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::exit::Code;
+use crate::out::outln;
 
 /// 2026-11-21 12:00:00 UTC.
 const NOON: f64 = 1_795_262_400.0;
@@ -104,18 +105,18 @@ pub fn run() -> Result<Code> {
             exe: exe.clone(),
         };
         match check(&sandbox) {
-            Ok(()) => println!("ok: {name}"),
+            Ok(()) => outln!("ok: {name}"),
             Err(e) => {
                 failed += 1;
-                println!("FAILED: {name}: {e:#}");
+                outln!("FAILED: {name}: {e:#}");
             }
         }
     }
     if failed == 0 {
-        println!("selftest: OK");
+        outln!("selftest: OK");
         Ok(Code::Ok)
     } else {
-        println!("selftest: {failed} check(s) failed");
+        outln!("selftest: {failed} check(s) failed");
         Ok(Code::Failed)
     }
 }

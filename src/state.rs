@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::exit::{self, Code};
-use crate::outbox::OutboxMessage;
+use crate::outbox::Outbox;
 
 /// Queue items kept at most (oldest finished ones dropped first).
 pub const QUEUE_KEEP: usize = 200;
@@ -58,11 +58,26 @@ pub struct RunRecord {
     pub stderr_tail: String,
     /// New: when the command was started (a start by `tick` has no
     /// `lastManualStartAt`, so `logs` reads the time here).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub at: Option<f64>,
     /// New: who started it — `autoResume` for `tick`, else the login name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub by: Option<String>,
+    /// New, on `lastRun` of a write job: the approval the run used (SPEC §9).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub approval: Option<ApprovalUsed>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -104,6 +119,51 @@ pub struct Decision {
     pub extra: Map<String, Value>,
 }
 
+/// The approval a write job's run used, kept on its run record (SPEC §9).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalUsed {
+    /// `grant` (from `approve`, used up by the run) or `config` (the gate is
+    /// open in the config).
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A command a person started whose end is not recorded yet (SPEC §11
+/// "Time limits"): written under the lock before the command runs, removed
+/// when its result is recorded. Left behind only when the monitor was killed
+/// mid-command; it then counts until `at + limit` (plus the stop grace).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InProgress {
+    /// When it was started (Unix seconds).
+    pub at: f64,
+    /// Its time limit in seconds.
+    pub limit: f64,
+    /// The ops-monitor process that runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A value of an unexpected shape counts as absent (SPEC §4: read leniently),
+/// rather than making the whole file unreadable.
+fn lenient<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
+}
+
 /// Per-job state. Optional keys are left out of the file when unset.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -140,18 +200,55 @@ pub struct JobState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_stop: Option<RunRecord>,
     /// New: stopped by hand (SPEC §5.2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub hold: Option<Hold>,
     /// New: the current (or last reported, not yet resolved) problem.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub problem: Option<ProblemRecord>,
     /// New: a routine change held back by quiet hours or a silence, to be
     /// reported when they end (SPEC §11).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub change_held_at: Option<f64>,
     /// New: the last tick's decision and why (SPEC §11).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub last_decision: Option<Decision>,
+    /// New: a `run` by a person is under way (SPEC §6, §11).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub run_in_progress: Option<InProgress>,
+    /// New: a `start` by a person is under way (SPEC §11 `startInProgress`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub start_in_progress: Option<InProgress>,
+    /// New: a `stop` by a person is under way.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub stop_in_progress: Option<InProgress>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -195,10 +292,18 @@ pub struct QueueItem {
     pub timeout_seconds: Option<f64>,
     /// New: the write job this run verifies (queued by its `after`); its
     /// result is always reported (SPEC §5.4).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub verifies: Option<String>,
     /// New: when the verification result was reported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
     pub reported_at: Option<f64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -238,6 +343,10 @@ pub struct Grant {
     pub by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The job as it was approved (`rules::safety::job_fingerprint`): a
+    /// config edit of its kind, risk, `run` argv or `cwd` voids the grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -264,8 +373,52 @@ pub struct MonitorRecord {
     pub last_tick_duration_ms: u64,
     #[serde(default)]
     pub last_tick_outcome: String,
+    /// The last tick that watched the jobs with a valid config and ran to
+    /// its end (`ops_monitor_tick_last_success_timestamp_seconds`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub last_success_at: Option<f64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// What was last posted to Alertmanager (SPEC §10): the alerts firing, the
+/// ones that cleared (posted as resolved for 5 minutes), and the
+/// Alertmanager channels whose last post failed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertmanagerRecord {
+    /// Alert key → the alert, since when it fires.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub firing: BTreeMap<String, TrackedAlert>,
+    /// Alert key → the alert, since when it is resolved.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resolved: BTreeMap<String, TrackedAlert>,
+    /// Alertmanager URL (userinfo removed) → since when its posts fail.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failing: BTreeMap<String, f64>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One alert as posted: its own labels (the channel's are added when
+/// posting), annotations, and a time — when it started firing, or when it
+/// was resolved.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackedAlert {
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub since: f64,
+    /// When it was resolved (only in `resolved`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<f64>,
 }
 
 /// The whole state file.
@@ -282,11 +435,10 @@ pub struct State {
     pub queue: Vec<QueueItem>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_config_error_at: Option<f64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outbox: Vec<OutboxMessage>,
-    /// Messages dropped from a full outbox, not yet told on a delivered message.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub outbox_dropped: u64,
+    /// The keys `outbox`, `outboxDropped` and `outboxDroppedByChannel`.
+    /// Flattened before `extra`, so `extra` does not see them again.
+    #[serde(flatten)]
+    pub outbox: Outbox,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor: Option<MonitorRecord>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -300,6 +452,12 @@ pub struct State {
     /// A corrupt state file was moved aside here; the next report says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrupt_moved_to: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub alertmanager: Option<AlertmanagerRecord>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -312,10 +470,6 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
 impl Default for State {
     fn default() -> Self {
         State {
@@ -324,13 +478,13 @@ impl Default for State {
             jobs: BTreeMap::new(),
             queue: Vec::new(),
             last_config_error_at: None,
-            outbox: Vec::new(),
-            outbox_dropped: 0,
+            outbox: Outbox::default(),
             monitor: None,
             approvals: BTreeMap::new(),
             silences: BTreeMap::new(),
             config_fingerprint: None,
             corrupt_moved_to: None,
+            alertmanager: None,
             extra: Map::new(),
         }
     }
@@ -342,16 +496,23 @@ impl State {
         self.jobs.entry(id.to_string()).or_default()
     }
 
-    /// Keep at most [`QUEUE_KEEP`] items: drop the oldest finished ones first,
-    /// and never an item that still has to run while a finished one is left.
+    /// Keep at most [`QUEUE_KEEP`] items: drop the oldest finished ones,
+    /// never an item that still has to run (the queue may then stay longer).
+    /// One pass, whatever the queue's length.
     pub fn trim_queue(&mut self) {
-        while self.queue.len() > QUEUE_KEEP {
-            let finished = self
-                .queue
-                .iter()
-                .position(|q| !matches!(q.status, QueueStatus::Pending | QueueStatus::Running));
-            self.queue.remove(finished.unwrap_or(0));
+        let mut excess = self.queue.len().saturating_sub(QUEUE_KEEP);
+        if excess == 0 {
+            return;
         }
+        self.queue.retain(|q| {
+            let finished = !matches!(q.status, QueueStatus::Pending | QueueStatus::Running);
+            if finished && excess > 0 {
+                excess -= 1;
+                false
+            } else {
+                true
+            }
+        });
     }
 
     /// The state as the file holds it: 2-space indent, sorted keys, non-ASCII
@@ -383,6 +544,19 @@ pub struct Lock {
 /// Take the exclusive lock on `<state>.lock`, waiting up to `timeout`.
 /// Past it: exit 75 with `another ops-monitor is running (lock: PATH)`.
 pub fn lock(state_path: &Path, timeout: Duration) -> Result<Lock> {
+    lock_until(state_path, Instant::now().checked_add(timeout))
+}
+
+/// Take the lock, waiting as long as it takes: the second phase of a manual
+/// command (SPEC §11 "Time limits"), which must record a result that has
+/// already happened. Whoever holds the lock (a tick, another phase) holds it
+/// for a bounded time.
+pub fn lock_waiting(state_path: &Path) -> Result<Lock> {
+    lock_until(state_path, None)
+}
+
+/// [`lock`] with a deadline; `None`: no deadline.
+fn lock_until(state_path: &Path, deadline: Option<Instant>) -> Result<Lock> {
     let lock_path = lock_path(state_path);
     if let Some(dir) = lock_path.parent() {
         fs::create_dir_all(dir)
@@ -394,12 +568,11 @@ pub fn lock(state_path: &Path, timeout: Duration) -> Result<Lock> {
         .write(true)
         .open(&lock_path)
         .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
-    let deadline = Instant::now() + timeout;
     loop {
         match file.try_lock() {
             Ok(()) => return Ok(Lock { _file: file }),
             Err(fs::TryLockError::WouldBlock) => {
-                if Instant::now() >= deadline {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(exit::fail(
                         Code::Locked,
                         format!(
@@ -423,19 +596,102 @@ pub fn lock_path(state_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Read the state. A missing file is a fresh state. A file that is not a JSON
-/// object of the expected shape is moved aside to
-/// `<name>.corrupt-<UTC time>` and a fresh state remembers where it went, so
-/// the next report can say so. `move_aside: false` (read-only commands, dry
-/// runs) leaves the file where it is.
+/// The path the state really lives at (SPEC §4, §8, §11 "State path
+/// safety"): symbolic links followed — the lock and the write apply to the
+/// file a link points to, and the link stays a link — and refused with exit
+/// 2 unless it is a regular file or does not exist yet. Called before
+/// anything is read, locked or written.
+pub fn checked_path(path: &Path) -> Result<PathBuf> {
+    let real = follow_links(path)?;
+    match fs::metadata(&real) {
+        Ok(m) if m.is_file() => Ok(real),
+        Ok(m) => {
+            let what = if m.is_dir() {
+                "a folder"
+            } else {
+                "not a regular file (a device, FIFO or socket)"
+            };
+            Err(exit::fail(
+                Code::Usage,
+                format!(
+                    "refused: the state path {} is {what}; point --state-file at a file",
+                    real.display()
+                ),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(real),
+        Err(e) => Err(e).with_context(|| format!("cannot look at state {}", real.display())),
+    }
+}
+
+/// Follow symbolic links (also dangling ones: the target is where the first
+/// write creates the state), at most 40 deep as the kernel does.
+fn follow_links(path: &Path) -> Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = fs::read_link(&current)
+                    .with_context(|| format!("cannot read link {}", current.display()))?;
+                current = match current.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(exit::fail(
+        Code::Usage,
+        format!(
+            "refused: the state path {} is a loop of links",
+            path.display()
+        ),
+    ))
+}
+
+/// Whether a file at `path` may be moved aside as a corrupt state: only one
+/// named like a state of ours (`ops-monitor*.json`, the default name
+/// included). Anything else that is not a state is refused, never moved.
+fn named_like_a_state(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("ops-monitor") && n.ends_with(".json"))
+}
+
+/// Read the state (from a path [`checked_path`] returned). A missing file is
+/// a fresh state. A file that is not a JSON object is corrupt: moved aside
+/// to `<name>.corrupt-<UTC time>` when it is named like a state, and a fresh
+/// state remembers where it went, so the next report can say so; any other
+/// file — and a job config (a top-level `jobs` list) — is refused with exit
+/// 2, never moved and never written. `move_aside: false` (read-only
+/// commands, dry runs) leaves the file where it is.
 pub fn load(path: &Path, move_aside: bool) -> Result<State> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::default()),
         Err(e) => return Err(e).with_context(|| format!("cannot read state {}", path.display())),
     };
+    if looks_like_a_job_config(&bytes) {
+        return Err(exit::fail(
+            Code::Usage,
+            format!(
+                "refused: {} holds a job config (a top-level \"jobs\" list), not a state; \
+                 point --state-file somewhere else",
+                path.display()
+            ),
+        ));
+    }
     match parse(&bytes) {
         Ok(state) => Ok(state),
+        Err(why) if !named_like_a_state(path) => Err(exit::fail(
+            Code::Usage,
+            format!(
+                "refused: {} is not an ops-monitor state ({why}) and is not named like one \
+                 (ops-monitor*.json), so it is neither used nor moved aside",
+                path.display()
+            ),
+        )),
         Err(why) => {
             let mut state = State::default();
             if move_aside {
@@ -456,6 +712,14 @@ pub fn load(path: &Path, move_aside: bool) -> Result<State> {
             Ok(state)
         }
     }
+}
+
+/// A JSON object whose `jobs` is a list: an `ops-jobs.json`, not a state.
+fn looks_like_a_job_config(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .and_then(|v| v.get("jobs").map(Value::is_array))
+        .unwrap_or(false)
 }
 
 /// Parse state text; the error says why it is not a usable state.
@@ -525,6 +789,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(&dir)?;
     tmp.write_all(bytes)?;
+    // An existing file keeps its permission bits (a user's 0644 stays 0644);
+    // a new one keeps the temp file's 0600 — it holds output and approvals.
+    if let Ok(old) = fs::metadata(path) {
+        tmp.as_file().set_permissions(old.permissions())?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     File::open(&dir)?.sync_all()?;
@@ -545,6 +814,33 @@ mod tests {
         assert_eq!(out["jobs"]["j"]["mystery"][0], 1);
         assert_eq!(out["jobs"]["j"]["lastSeen"]["x"], 2);
         assert_eq!(out["queue"][0]["extraField"], "kept");
+    }
+
+    #[test]
+    fn the_outbox_keys_keep_their_names_and_their_unknown_keys() {
+        let text = r#"{"version":1,"jobs":{},"future":true,
+            "outbox":[{"text":"hi","channel":"file:/x","channelSpec":{"type":"file","path":"/x"},"createdAt":3.0,"later":[1]}],
+            "outboxDropped":4,"outboxDroppedByChannel":{"file:/x":3}}"#;
+        let state = parse(text.as_bytes()).unwrap();
+        assert_eq!(state.outbox.len(), 1);
+        assert_eq!(state.outbox.dropped, 4);
+        assert_eq!(state.outbox.dropped_untold("file:/x"), 4);
+        assert!(
+            !state.extra.contains_key("outboxDroppedByChannel") && state.extra.len() == 1,
+            "only the unknown key is left to extra: {:?}",
+            state.extra
+        );
+        let out: Value = serde_json::from_str(&state.to_file_text()).unwrap();
+        assert_eq!(out["outbox"][0]["later"][0], 1);
+        assert_eq!(out["outbox"][0]["channelSpec"]["path"], "/x");
+        assert_eq!(out["outboxDropped"], 4);
+        assert_eq!(out["outboxDroppedByChannel"]["file:/x"], 3);
+        assert_eq!(out["future"], true);
+
+        let empty: Value = serde_json::from_str(&State::default().to_file_text()).unwrap();
+        for key in ["outbox", "outboxDropped", "outboxDroppedByChannel"] {
+            assert!(empty.get(key).is_none(), "{key} is left out while empty");
+        }
     }
 
     #[test]
@@ -581,5 +877,21 @@ mod tests {
         assert_eq!(s.queue.len(), QUEUE_KEEP);
         assert_eq!(s.queue[0].id, "0", "the pending item is kept");
         assert_eq!(s.queue[1].id, "3");
+    }
+
+    #[test]
+    fn trim_queue_never_drops_pending_items() {
+        let mut s = State::default();
+        for i in 0..(QUEUE_KEEP + 5) {
+            let mut item = QueueItem::new("j", 0.0, 0.0, String::new());
+            item.id = i.to_string();
+            if i == 7 {
+                item.status = QueueStatus::Failed;
+            }
+            s.queue.push(item);
+        }
+        s.trim_queue();
+        assert_eq!(s.queue.len(), QUEUE_KEEP + 4, "only the finished item goes");
+        assert!(s.queue.iter().all(|q| q.status == QueueStatus::Pending));
     }
 }

@@ -2,11 +2,10 @@
 //! into an [`Observation`] — a valid status, or the reason the job's state is
 //! unknown. Never an error of the monitor.
 
-use std::time::Duration;
-
 use serde_json::{Map, Value};
 
 use crate::process::{Ending, Output};
+use crate::text::{cap, last_line};
 
 /// The `level` a status may ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,30 +60,23 @@ pub enum Observation {
 pub const NOT_JSON: &str = "status output is not JSON";
 pub const MISSING_BOOLS: &str = "status JSON must include boolean fields: running, completed";
 
-/// Interpret a finished status run that had the time limit `limit`.
-pub fn observe(out: &Output, limit: Duration) -> Observation {
+/// Interpret a finished status run (SPEC §3: the last stderr line of a
+/// failed status, else how it ended, `status exit=N` and the like).
+pub fn observe(out: &Output) -> Observation {
+    let ended = || format!("status {}", out.describe());
     match &out.ending {
-        Ending::FailedToStart(why) => {
-            return Observation::Unknown(format!("status command failed to start: {why}"))
+        // SPEC §3 names the command here: `status command failed to start: …`.
+        Ending::FailedToStart(_) => {
+            return Observation::Unknown(format!("status command {}", out.describe()))
         }
-        Ending::TimedOut => {
-            return Observation::Unknown(format!(
-                "status timed out after {}s",
-                limit.as_secs_f64().round() as u64
-            ))
-        }
-        Ending::Interrupted => return Observation::Unknown("status interrupted".into()),
-        Ending::Signaled(sig) => {
-            return Observation::Unknown(
-                last_line(&out.stderr).unwrap_or_else(|| format!("status killed by signal {sig}")),
-            )
+        Ending::TimedOut | Ending::Interrupted => return Observation::Unknown(ended()),
+        Ending::Signaled(_) => {
+            return Observation::Unknown(last_line(&out.stderr).map_or_else(ended, str::to_string))
         }
         Ending::Exited(0) => {}
-        Ending::Exited(code) => {
+        Ending::Exited(_) => {
             return Observation::Unknown(
-                last_line(&out.stderr)
-                    .map(|l| cap(&l, FIELD_CHARS))
-                    .unwrap_or_else(|| format!("status exit={code}")),
+                last_line(&out.stderr).map_or_else(ended, |l| cap(l, FIELD_CHARS)),
             )
         }
     }
@@ -150,21 +142,6 @@ pub fn parse(stdout: &str) -> Observation {
 pub const FIELD_CHARS: usize = 800;
 /// Most characters kept of a progress key.
 pub const KEY_CHARS: usize = 2000;
-
-/// The first `max` characters of `s`, with `…` when cut.
-pub fn cap(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        None => s.to_string(),
-        Some((i, _)) => format!("{}…", &s[..i]),
-    }
-}
-
-fn last_line(text: &str) -> Option<String> {
-    text.lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .map(str::to_string)
-}
 
 /// JSON as Python's `json.dumps(v, sort_keys=True, ensure_ascii=False)`
 /// writes it: `", "` and `": "` separators. Stall tracking compares these
@@ -246,6 +223,8 @@ pub fn python_float(f: f64) -> String {
 mod tests {
     use super::*;
 
+    use std::time::Duration;
+
     fn out(ending: Ending, stdout: &str, stderr: &str) -> Output {
         Output {
             ending,
@@ -254,11 +233,12 @@ mod tests {
             stdout_truncated: false,
             stderr_truncated: false,
             duration: Duration::from_secs(1),
+            limit: Duration::from_secs(1),
         }
     }
 
     fn observe_1s(o: &Output) -> Observation {
-        observe(o, Duration::from_secs(1))
+        observe(o)
     }
 
     fn unknown(o: Observation) -> String {

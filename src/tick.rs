@@ -2,21 +2,25 @@
 //! run commands through a [`Runner`], ask `rules` what they mean, render,
 //! deliver, save — and decides nothing itself.
 
-use std::time::Instant;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use crate::cli::{Global, TickArgs};
 use crate::clock::Clock;
-use crate::config::{self, Config, Job, Kind};
+use crate::config::{self, Config, Job, Kind, LastGood};
 use crate::deliver::{self, Context};
 use crate::exit::Code;
+use crate::fleet::{self, Fleet, TickFacts};
+use crate::out::{errln, outln};
 use crate::paths::Files;
-use crate::report;
+use crate::report::{self, Message};
 use crate::rules::{self, Autorun, AutorunNote, QueueVerdict, Section, TickEnd};
 use crate::runner::{self, DryRun, Ran, Real, Runner, Which};
 use crate::signals;
 use crate::state::{self, MonitorRecord, State};
+use crate::status::Observation;
 
 /// What one pass works with: where the files are, how it was asked to run,
 /// the clock reading it decides by, and the runner of job commands.
@@ -34,7 +38,8 @@ struct Tick<'a> {
 pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     signals::install();
     let started = Instant::now();
-    let files = Files::resolve(global.config_file.as_deref(), global.state_file.as_deref());
+    let mut files = Files::resolve(global.config_file.as_deref(), global.state_file.as_deref());
+    files.state = state::checked_path(&files.state)?;
     let dry = DryRun::default();
     let runner: &dyn Runner = if args.dry_run { &dry } else { &Real };
     // A dry run writes nothing, not even the lock file or its folder.
@@ -56,7 +61,7 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     let code = tick.pass(st);
     if global.verbose > 0 {
         for (id, which) in dry.recorded() {
-            eprintln!("dry run: would run {id}'s {} command", which.name());
+            errln!("dry run: would run {id}'s {} command", which.name());
         }
     }
     code
@@ -73,53 +78,104 @@ impl Tick<'_> {
         if let Some(detail) = st.corrupt_moved_to.take() {
             sections.push(Section::StateCorrupt { detail });
         }
+        if let Some(fix) = rules::clock::correct(&mut st, self.clock.now) {
+            sections.push(Section::Clock(fix));
+        }
 
         let known = st.config_fingerprint.take();
-        let config = match config::load_remembered(
+        let text = match std::fs::read_to_string(&self.files.config) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.no_config(st),
+            Err(e) => {
+                let err = config::ConfigError {
+                    path: self.files.config.clone(),
+                    problems: vec![format!("cannot read config file: {e}")],
+                };
+                return self.config_invalid(st, sections, &err, None);
+            }
+        };
+        let last_good = LastGood::beside(&self.files.state);
+        // Why the config is invalid, when the tick watches with the last good one.
+        let mut invalid = None;
+        let (config, watch_only) = match config::parse_remembered(
+            &text,
             &self.files.config,
             &self.files.home,
             false,
             known.as_deref(),
         ) {
             Ok((c, print)) => {
+                if !self.dry {
+                    if let Err(e) = last_good.keep(&text, &print, known.as_deref()) {
+                        errln!("warning: cannot keep a copy of the good config: {e}");
+                    }
+                }
                 st.config_fingerprint = Some(print);
-                c
+                (c, false)
             }
-            Err(e) => return self.config_invalid(st, sections, &e),
+            Err(e) => {
+                // The fingerprint still names the copy that validated.
+                st.config_fingerprint = known;
+                let Some((good, kept_at)) = last_good.load(&self.files.config, &self.files.home)
+                else {
+                    return self.config_invalid(st, sections, &e, Some(&text));
+                };
+                self.say_config_invalid(&mut st, &mut sections, &e, Some(kept_at));
+                invalid = Some(e.problems.join("\n"));
+                (good, true)
+            }
         };
         let now = self.clock.now;
         let lang = self.args.lang.unwrap_or(config.defaults.language);
         let ctx = Context::from_env(
             config.defaults.notify.clone(),
             self.args.target.clone(),
-            self.files.openclaw_config.clone(),
+            &self.files,
         );
         let mut notices = Vec::new();
         if self.delivers() && !st.outbox.is_empty() {
-            notices.extend(deliver::flush_outbox(&mut st, &ctx, now).notices);
+            notices.extend(deliver::flush_outbox(&mut st.outbox, &ctx, now).notices);
         }
 
-        self.run_queue(&config, &mut st, &mut sections);
-        if signals::received().is_none() {
-            self.run_checks(&config, &mut st, &mut sections);
-        }
-        if signals::received().is_none() {
-            self.watch_long_jobs(&config, &mut st, &mut sections);
+        // With the last good config the tick only watches: nothing is
+        // started, and neither the queue nor the checks run (SPEC §5 step 2).
+        let mut observed = BTreeMap::new();
+        let save_error = self
+            .run_all(&config, &mut st, &mut sections, watch_only, &mut observed)
+            .err();
+        if let Some(error) = &save_error {
+            sections.push(Section::SaveFailed {
+                error: error.clone(),
+            });
         }
 
+        let mut save_error = save_error;
         if !sections.is_empty() {
             let msg = report::message(lang, &self.clock, &sections, now);
             if self.delivers() {
-                notices.extend(deliver::deliver(&mut st, &ctx, &msg, now).notices);
+                match self.send(&mut st, &ctx, &msg) {
+                    Ok(sent) => notices.extend(sent),
+                    Err(e) => {
+                        errln!(
+                            "ERROR: the state could not be saved, so nothing was delivered: {e}"
+                        );
+                        save_error = Some(e);
+                    }
+                }
             } else {
-                println!("{}", msg.text());
+                outln!("{}", msg.text());
             }
         }
         for n in &notices {
-            eprintln!("{n}");
+            errln!("{n}");
         }
+        // SPEC §10: Alertmanager is a channel; the metrics and the ping
+        // follow the save in `finish`.
+        let fleet = Fleet::new(self.metrics_path().as_deref(), Some(&config.defaults));
+        let facts = self.facts(&st, Some(&config), invalid, observed);
+        let post_failed = fleet.post_alerts(&mut st, &facts, self.fleet_mode());
         if self.global.verbose > 0 {
-            eprintln!(
+            errln!(
                 "tick: {} job(s), {} section(s), outbox {}, {} ms",
                 config.jobs.len(),
                 sections.len(),
@@ -130,24 +186,85 @@ impl Tick<'_> {
             for job in &config.jobs {
                 let decision = st.jobs.get(&job.id).and_then(|j| j.last_decision.as_ref());
                 if let Some(d) = decision.filter(|d| d.at == now) {
-                    eprintln!(
-                        "tick: {}: {}",
-                        job.id,
-                        crate::commands::decision_text(d, now)
-                    );
+                    errln!("tick: {}: {}", job.id, crate::commands::decision_text(d, now));
                 }
             }
         }
-        self.finish(st, false)
+        let fleet = FleetEnd::new(&fleet, facts, post_failed);
+        self.finish(st, watch_only, save_error.is_some(), fleet)
     }
 
-    /// Save (unless dry run) and pick the exit code (`rules::tick_exit`).
-    fn finish(&self, mut st: State, config_invalid: bool) -> Result<Code> {
+    /// SPEC §5 step 6: the report goes into the outbox, the state is saved,
+    /// and only then is it delivered. If the save fails nothing is sent —
+    /// the report is not on record, and the next tick builds it again.
+    fn send(&self, st: &mut State, ctx: &Context, msg: &Message) -> Result<Vec<String>, String> {
+        let mut notices = deliver::enqueue(&mut st.outbox, ctx, msg, self.clock.now);
+        if let Err(e) = state::save(&self.files.state, st) {
+            return Err(format!("{e:#}"));
+        }
+        notices.extend(deliver::flush_outbox(&mut st.outbox, ctx, self.clock.now).notices);
+        Ok(notices)
+    }
+
+    /// SPEC §11: a config file that does not exist is not invalid — say once
+    /// an hour that there is nothing to watch, and watch nothing.
+    fn no_config(&self, mut st: State) -> Result<Code> {
+        if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
+            errln!(
+                "ops-monitor: no job config at {}: nothing to watch (create it, or point \
+                 --config-file or OPS_MONITOR_CONFIG at it; `ops-monitor init` writes a starter)",
+                self.files.config.display()
+            );
+            st.last_config_error_at = Some(self.clock.now);
+        }
+        let fleet = Fleet::new(self.metrics_path().as_deref(), None);
+        let facts = self.facts(&st, None, None, BTreeMap::new());
+        self.finish(st, false, false, FleetEnd::new(&fleet, facts, false))
+    }
+
+    /// Print the config error, and add its alert (at most once an hour) as
+    /// the first section.
+    fn say_config_invalid(
+        &self,
+        st: &mut State,
+        sections: &mut Vec<Section>,
+        err: &config::ConfigError,
+        watching_since: Option<f64>,
+    ) {
+        let error = err.to_string();
+        let path = self.files.config.display().to_string();
+        if !self.global.quiet || self.args.print_only {
+            errln!("ERROR: config invalid: {path}: {error}");
+        }
+        if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
+            sections.insert(
+                0,
+                Section::ConfigInvalid {
+                    path,
+                    error,
+                    watching_since,
+                },
+            );
+            st.last_config_error_at = Some(self.clock.now);
+        }
+    }
+
+    /// Save (unless dry run) and pick the exit code (`rules::tick_exit`);
+    /// then the metrics and the ping (SPEC §10), which describe the tick as
+    /// it ended.
+    fn finish(
+        &self,
+        mut st: State,
+        config_invalid: bool,
+        save_failed: bool,
+        fleet: FleetEnd,
+    ) -> Result<Code> {
         let end = TickEnd {
             signal: signals::received(),
             config_invalid,
-            save_failed: false,
-            undelivered: self.delivers() && !config_invalid && !st.outbox.is_empty(),
+            save_failed,
+            undelivered: (self.delivers() && !config_invalid && !st.outbox.is_empty())
+                || fleet.post_failed,
         };
         let code = rules::tick_exit(end);
         if !self.dry {
@@ -157,93 +274,241 @@ impl Tick<'_> {
                 Code::Usage => "config invalid",
                 _ => "interrupted",
             };
-            let extra = st.monitor.take().map(|m| m.extra).unwrap_or_default();
+            let previous = st.monitor.take().unwrap_or_default();
+            // The metrics' "last success": the jobs were watched with a
+            // valid config and the tick ran to its end.
+            let success = matches!(code, Code::Ok | Code::Undelivered);
             st.monitor = Some(MonitorRecord {
                 last_tick_at: self.clock.now,
                 last_tick_duration_ms: self.started.elapsed().as_millis() as u64,
                 last_tick_outcome: outcome.to_string(),
-                extra,
+                last_success_at: if success {
+                    Some(self.clock.now)
+                } else {
+                    previous.last_success_at
+                },
+                extra: previous.extra,
             });
-            state::save(&self.files.state, &mut st)?;
+            let saved = state::save(&self.files.state, &mut st);
+            let code = if saved.is_ok() {
+                code
+            } else {
+                if let Some(m) = st.monitor.as_mut() {
+                    m.last_success_at = previous.last_success_at;
+                }
+                rules::tick_exit(TickEnd {
+                    save_failed: true,
+                    ..end
+                })
+            };
+            // A signal means stop now: no ping that may take 10 s.
+            if signals::received().is_none() {
+                fleet
+                    .fleet
+                    .after_save(&st, &fleet.facts, code, self.started.elapsed());
+            }
+            saved?;
         }
         Ok(code)
     }
 
-    /// SPEC §5 step 2: alert at most once an hour, save, exit 2.
+    /// SPEC §10: `--metrics-file` (wins over `defaults.metricsFile`).
+    fn metrics_path(&self) -> Option<std::path::PathBuf> {
+        self.args
+            .metrics_file
+            .as_deref()
+            .map(crate::paths::expand_tilde)
+    }
+
+    fn fleet_mode(&self) -> fleet::Mode {
+        match (self.dry, self.args.print_only) {
+            (true, _) => fleet::Mode::DryRun,
+            (false, true) => fleet::Mode::PrintOnly,
+            (false, false) => fleet::Mode::Send,
+        }
+    }
+
+    /// What this tick saw, for the metrics, the alerts and the ping.
+    /// `config_error`: the config file is invalid, and why.
+    fn facts<'a>(
+        &self,
+        st: &State,
+        config: Option<&'a Config>,
+        config_error: Option<String>,
+        observed: BTreeMap<String, Observation>,
+    ) -> TickFacts<'a> {
+        TickFacts {
+            config,
+            config_valid: config_error.is_none(),
+            config_error,
+            observed,
+            now: self.clock.now,
+            previous_tick_at: st.monitor.as_ref().map(|m| m.last_tick_at),
+            host: deliver::hostname(),
+        }
+    }
+
+    /// SPEC §5 step 2 with no last good copy: alert at most once an hour
+    /// through the channels the broken file still names (else Telegram),
+    /// save, exit 2.
     fn config_invalid(
         &self,
         mut st: State,
         mut sections: Vec<Section>,
         err: &config::ConfigError,
+        text: Option<&str>,
     ) -> Result<Code> {
-        let error = err.to_string();
-        let path = self.files.config.display().to_string();
-        if !self.global.quiet || self.args.print_only {
-            eprintln!("ERROR: config invalid: {path}: {error}");
-        }
-        if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
-            sections.push(Section::ConfigInvalid { path, error });
-            st.last_config_error_at = Some(self.clock.now);
-        }
+        self.say_config_invalid(&mut st, &mut sections, err, None);
+        // SPEC §10: metrics, alerts and the ping still go where the broken
+        // file says, as far as it can be read.
+        let defaults = text.and_then(|t| config::defaults_of_broken(t, &self.files.config));
+        let fleet = Fleet::new(self.metrics_path().as_deref(), defaults.as_ref());
         if !sections.is_empty() {
             let lang = self.args.lang.unwrap_or_default();
             let msg = report::message(lang, &self.clock, &sections, self.clock.now);
             if self.delivers() {
-                let ctx = Context::from_env(
-                    None,
-                    self.args.target.clone(),
-                    self.files.openclaw_config.clone(),
-                );
-                for n in deliver::deliver(&mut st, &ctx, &msg, self.clock.now).notices {
-                    eprintln!("{n}");
+                let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
+                let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
+                let sent = self.send(&mut st, &ctx, &msg).unwrap_or_else(|e| {
+                    vec![format!(
+                        "ERROR: the state could not be saved, so nothing was delivered: {e}"
+                    )]
+                });
+                for n in sent {
+                    errln!("{n}");
                 }
             } else {
-                println!("{}", msg.text());
+                outln!("{}", msg.text());
             }
         }
-        self.finish(st, true)
+        let facts = self.facts(&st, None, Some(err.problems.join("\n")), BTreeMap::new());
+        let post_failed = fleet.post_alerts(&mut st, &facts, self.fleet_mode());
+        self.finish(st, true, false, FleetEnd::new(&fleet, facts, post_failed))
     }
 
-    /// SPEC §5.4.
-    fn run_queue(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
+    /// SPEC §5 steps 4–5: the queue (§5.4), the due checks (§5.5) and the
+    /// status of every enabled long job, all in one parallel pool, each with
+    /// its own time limit; then every decision in config order (queue,
+    /// checks, long jobs), whatever finished first. With the last good
+    /// config (`watch_only`) only the status commands run. `observed` gets
+    /// what each long job's status said (SPEC §10).
+    fn run_all(
+        &self,
+        config: &Config,
+        st: &mut State,
+        sections: &mut Vec<Section>,
+        watch_only: bool,
+        observed: &mut BTreeMap<String, Observation>,
+    ) -> Result<(), String> {
         let now = self.clock.now;
-        for i in 0..st.queue.len() {
-            if signals::received().is_some() {
-                break;
+        let mut tasks: Vec<Task> = Vec::new();
+        // Queue items whose job may not run are settled at once, in place.
+        let mut queue_sections: Vec<(usize, Section)> = Vec::new();
+        if !watch_only {
+            for i in 0..st.queue.len() {
+                if !rules::queue_due(&st.queue[i], now) {
+                    continue;
+                }
+                if st.queue[i].verifies.is_none() {
+                    // Queued by an earlier version: recognised by its reason.
+                    st.queue[i].verifies =
+                        rules::verification_of(&st.queue[i], &config.jobs).map(|w| w.id.clone());
+                }
+                let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
+                let QueueVerdict::Run(job) = verdict else {
+                    queue_sections.push((i, rules::queue_refuse(&mut st.queue[i], &verdict, now)));
+                    continue;
+                };
+                // SPEC §11: the item's own limit, else the job's, else 300 s.
+                let limit = runner::limit(
+                    st.queue[i]
+                        .timeout_seconds
+                        .or(job.policy.timeout_seconds)
+                        .unwrap_or(runner::QUEUED_RUN_TIMEOUT_SECONDS),
+                    runner::QUEUED_RUN_TIMEOUT_SECONDS,
+                );
+                // Items for the same job run one after another, in one task.
+                match tasks
+                    .iter_mut()
+                    .find(|t| matches!(t, Task::Queue { job: j, .. } if j.id == job.id))
+                {
+                    Some(Task::Queue { items, .. }) => items.push((i, limit)),
+                    _ => tasks.push(Task::Queue {
+                        job,
+                        items: vec![(i, limit)],
+                    }),
+                }
             }
-            if !rules::queue_due(&st.queue[i], now) {
-                continue;
-            }
-            if st.queue[i].verifies.is_none() {
-                // An item queued by an earlier version: recognise it by its reason.
-                st.queue[i].verifies =
-                    rules::verification_of(&st.queue[i], &config.jobs).map(|w| w.id.clone());
-            }
-            let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
-            let QueueVerdict::Run(job) = verdict else {
-                sections.push(rules::queue_refuse(&mut st.queue[i], &verdict, now));
-                continue;
-            };
-            let limit = runner::limit(
-                st.queue[i]
-                    .timeout_seconds
-                    .unwrap_or(runner::QUEUED_RUN_TIMEOUT_SECONDS),
-                runner::QUEUED_RUN_TIMEOUT_SECONDS,
-            );
-            match self.runner.run(job, Which::Run, limit) {
-                Ran::Recorded => sections.push(would_run(job)),
-                Ran::Done(out) => {
-                    rules::record_run(st.job_mut(&job.id), &out, now);
-                    if let Some(s) = rules::queue_finish(&mut st.queue[i], job, &out, now) {
-                        sections.push(s);
-                    }
+            for job in &config.jobs {
+                let prev = st.jobs.get(&job.id);
+                if rules::check_due(job, prev.unwrap_or(&Default::default()), now) {
+                    let limit = runner::limit(
+                        job.policy
+                            .timeout_seconds
+                            .unwrap_or(runner::CHECK_TIMEOUT_SECONDS),
+                        runner::CHECK_TIMEOUT_SECONDS,
+                    );
+                    tasks.push(Task::Check { job, limit });
                 }
             }
         }
+        let long: Vec<&Job> = config
+            .jobs
+            .iter()
+            .filter(|j| j.enabled && j.kind == Kind::LongRunningRead)
+            .collect();
+        tasks.extend(long.iter().map(|j| Task::Status(j)));
+
+        let done = runner::pool(&tasks, self.args.parallel as usize, |t| self.work(t));
+
+        let mut checks = Vec::new();
+        let mut observations = Vec::new();
+        for (task, result) in tasks.iter().zip(done) {
+            match (task, result) {
+                (Task::Queue { job, .. }, Done::Queue(runs)) => {
+                    for (i, ran) in runs {
+                        let section = match ran {
+                            Ran::Recorded => Some(would_run(job)),
+                            Ran::Done(out) => {
+                                rules::record_run(st.job_mut(&job.id), &out, now);
+                                rules::queue_finish(&mut st.queue[i], job, &out, now)
+                            }
+                        };
+                        queue_sections.extend(section.map(|s| (i, s)));
+                    }
+                }
+                (Task::Check { job, .. }, Done::Check(ran)) => checks.push((*job, ran)),
+                (Task::Status(job), Done::Status(obs)) => observations.push((*job, obs)),
+                _ => unreachable!("each task has its own kind of result"),
+            }
+        }
+        queue_sections.sort_by_key(|(i, _)| *i);
+        sections.extend(queue_sections.into_iter().map(|(_, s)| s));
         self.report_verifications(config, st, sections);
         st.trim_queue();
+        if signals::received().is_some() {
+            // Interrupted commands say nothing about the jobs: decide nothing.
+            return Ok(());
+        }
+        for (job, ran) in checks {
+            let out = match ran {
+                Ran::Recorded => {
+                    sections.push(would_run(job));
+                    continue;
+                }
+                Ran::Done(out) => out,
+            };
+            let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
+            let silence = rules::silence_until(&st.silences, &job.id, now);
+            let (new, section) = rules::decide_check(job, &prev, &out, now, silence);
+            st.jobs.insert(job.id.clone(), new);
+            sections.extend(section);
+        }
+        observed.extend(observations.iter().map(|(j, o)| (j.id.clone(), o.clone())));
+        self.decide_long_jobs(observations, st, sections, watch_only)
     }
 
+    /// One task of the pool.
     /// SPEC §5.4: every finished verification is reported once — now, or
     /// (a pass) when quiet hours end, or when a silence ends.
     fn report_verifications(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
@@ -267,54 +532,80 @@ impl Tick<'_> {
         }
     }
 
-    /// SPEC §5.5.
-    fn run_checks(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
-        let now = self.clock.now;
-        for job in &config.jobs {
-            let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
-            if !rules::check_due(job, &prev, now) {
-                continue;
-            }
-            // SPEC §5.5: 60 s (a per-job `timeoutSeconds` is not read yet).
-            let limit = runner::limit(runner::CHECK_TIMEOUT_SECONDS, runner::CHECK_TIMEOUT_SECONDS);
-            let out = match self.runner.run(job, Which::Run, limit) {
-                Ran::Recorded => {
-                    sections.push(would_run(job));
-                    continue;
+    fn work(&self, task: &Task) -> Done {
+        match task {
+            Task::Queue { job, items } => {
+                let mut runs = Vec::new();
+                for (i, limit) in items {
+                    if signals::received().is_some() {
+                        break;
+                    }
+                    runs.push((*i, self.runner.run(job, Which::Run, *limit)));
                 }
-                Ran::Done(out) => out,
-            };
-            if signals::received().is_some() {
-                return;
+                Done::Queue(runs)
             }
-            let silence = rules::silence_until(&st.silences, &job.id, now);
-            let (new, section) = rules::decide_check(job, &prev, &out, now, silence);
-            st.jobs.insert(job.id.clone(), new);
-            sections.extend(section);
+            Task::Check { job, limit } => Done::Check(self.runner.run(job, Which::Run, *limit)),
+            Task::Status(job) => Done::Status(runner::observe(self.runner, job)),
         }
     }
 
-    /// SPEC §5 steps 4–5: status commands in parallel, decisions in config order.
-    fn watch_long_jobs(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
+    /// SPEC §5 step 5: the decisions for the long jobs, in config order. The
+    /// automatic starts they call for run in parallel, after their
+    /// `lastAutoResumeAt` has been saved durably — a decision with a side
+    /// effect is written down before the side effect, so no crash, full disk
+    /// or broken pipe can make a start happen twice. If that save fails,
+    /// nothing is started and the error is returned.
+    fn decide_long_jobs(
+        &self,
+        observations: Vec<(&Job, Observation)>,
+        st: &mut State,
+        sections: &mut Vec<Section>,
+        watch_only: bool,
+    ) -> Result<(), String> {
         let now = self.clock.now;
-        let jobs: Vec<&Job> = config
-            .jobs
+        let plans: Vec<Option<Autorun>> = observations
             .iter()
-            .filter(|j| j.enabled && j.kind == Kind::LongRunningRead)
+            .map(|(job, obs)| {
+                let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
+                (!watch_only)
+                    .then(|| rules::plan_autorun(job, obs, &prev, now))
+                    .flatten()
+            })
             .collect();
-        let observations = runner::observe_all(self.runner, &jobs, self.args.parallel as usize);
-        if signals::received().is_some() {
-            // Interrupted statuses say nothing about the jobs: decide nothing.
-            return;
+        let to_start: Vec<&Job> = observations
+            .iter()
+            .zip(&plans)
+            .filter(|(_, p)| **p == Some(Autorun::Start))
+            .map(|((job, _), _)| *job)
+            .collect();
+        let mut save_error = None;
+        if !to_start.is_empty() && !self.dry {
+            for job in &to_start {
+                st.job_mut(&job.id).last_auto_resume_at = Some(now);
+            }
+            if let Err(e) = state::save(&self.files.state, st) {
+                save_error = Some(format!("{e:#}"));
+            }
         }
-        for (job, obs) in jobs.into_iter().zip(observations) {
+        let started: Vec<Option<Ran>> = if save_error.is_some() {
+            to_start.iter().map(|_| None).collect()
+        } else {
+            runner::pool(&to_start, self.args.parallel as usize, |job| {
+                Some(self.runner.run(job, Which::Start, runner::START_TIMEOUT))
+            })
+        };
+        let mut started = to_start.iter().map(|j| j.id.as_str()).zip(started);
+        for ((job, obs), plan) in observations.iter().zip(plans) {
             let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
             let mut next_prev = prev.clone();
-            let note = match rules::plan_autorun(job, &obs, &prev, now) {
+            let note = match plan {
                 Some(Autorun::Start) => {
-                    match self.runner.run(job, Which::Start, runner::START_TIMEOUT) {
-                        Ran::Recorded => Some(AutorunNote::WouldStart),
-                        Ran::Done(out) => {
+                    let ran = started.find(|(id, _)| *id == job.id).and_then(|(_, r)| r);
+                    match ran {
+                        // The save failed: nothing was started.
+                        None => None,
+                        Some(Ran::Recorded) => Some(AutorunNote::WouldStart),
+                        Some(Ran::Done(out)) => {
                             let mut record = rules::run_record(&out);
                             record.at = Some(now);
                             record.by = Some("autoResume".into());
@@ -328,11 +619,54 @@ impl Tick<'_> {
                 None => None,
             };
             let silence = rules::silence_until(&st.silences, &job.id, now);
-            let outcome = rules::decide_job(job, &obs, &next_prev, &self.clock, note, silence);
+            let outcome = rules::decide_job(job, obs, &next_prev, &self.clock, note, silence);
             st.jobs.insert(job.id.clone(), outcome.state);
             if let Some(s) = outcome.section {
                 sections.push(Section::Job(s));
             }
+        }
+        match save_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Work for the tick's pool.
+enum Task<'c> {
+    /// Due queue items of one job, run one after another: (index, limit).
+    Queue {
+        job: &'c Job,
+        items: Vec<(usize, Duration)>,
+    },
+    Check {
+        job: &'c Job,
+        limit: Duration,
+    },
+    Status(&'c Job),
+}
+
+/// What a task did.
+enum Done {
+    Queue(Vec<(usize, Ran)>),
+    Check(Ran),
+    Status(Observation),
+}
+
+/// What `finish` hands to the fleet part (SPEC §10) once the state is saved.
+struct FleetEnd<'a> {
+    fleet: &'a Fleet,
+    facts: TickFacts<'a>,
+    /// An Alertmanager post failed (exit 3).
+    post_failed: bool,
+}
+
+impl<'a> FleetEnd<'a> {
+    fn new(fleet: &'a Fleet, facts: TickFacts<'a>, post_failed: bool) -> FleetEnd<'a> {
+        FleetEnd {
+            fleet,
+            facts,
+            post_failed,
         }
     }
 }

@@ -7,11 +7,12 @@
 
 use anyhow::Result;
 
-use super::{files, find_job, load_config_or_last_good, print_config_error};
+use super::{files, find_job, load_watching};
 use crate::cli::Global;
 use crate::clock::Clock;
 use crate::config::{Job, Kind, QuietHours};
 use crate::exit::Code;
+use crate::out::outln;
 use crate::report::{duration_text, time_of_day};
 use crate::rules::why::{self, Rule};
 use crate::rules::{self, safety};
@@ -75,16 +76,13 @@ fn quiet_text(q: &QuietHours) -> String {
 }
 
 pub fn explain(g: &Global, id: &str) -> Result<Code> {
-    let files = files(g);
-    let (config, error) = load_config_or_last_good(&files)?;
-    if let Some(e) = &error {
-        print_config_error(e);
-    }
+    let files = files(g)?;
+    let config = load_watching(&files)?;
     let job = find_job(&config, id)?;
     let st = state::load(&files.state, false)?;
     let clock = Clock::read();
     for line in lines(job, &st, &clock) {
-        println!("{line}");
+        outln!("{line}");
     }
     Ok(Code::Ok)
 }

@@ -11,10 +11,15 @@ use crate::cli::{Global, Which};
 use crate::clock::Clock;
 use crate::config::Kind;
 use crate::exit::{fail, Code};
+use crate::out::outln;
+use crate::rules::safety;
 use crate::state::{Grant, Silence};
 
+/// The longest `approve --for` (SPEC §11 "Approvals").
+const MAX_GRANT: Duration = Duration::from_secs(24 * 3600);
+
 pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let job = find_job(&config, id)?;
     if job.kind != Kind::OneShotWrite {
@@ -23,6 +28,15 @@ pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Re
             format!(
                 "{id} is a {}: only one_shot_write jobs need approval",
                 job.kind.as_str()
+            ),
+        ));
+    }
+    if for_ > MAX_GRANT {
+        return Err(fail(
+            Code::Usage,
+            format!(
+                "approve --for is at most 24h (a grant is for one run soon), not {}s",
+                for_.as_secs()
             ),
         ));
     }
@@ -37,10 +51,11 @@ pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Re
                 expires_at,
                 by: by.clone(),
                 note,
+                fingerprint: Some(safety::job_fingerprint(job)),
                 extra: Default::default(),
             },
         );
-        println!(
+        outln!(
             "approved {id} for one run within {}s (by {})",
             for_.as_secs(),
             by
@@ -50,19 +65,19 @@ pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Re
 }
 
 pub fn revoke(g: &Global, id: &str) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     with_state(&files, g, |st| {
         if st.approvals.remove(id).is_some() {
-            println!("revoked the approval of {id}");
+            outln!("revoked the approval of {id}");
         } else {
-            println!("{id} had no approval to revoke");
+            outln!("{id} had no approval to revoke");
         }
         Ok(Code::Ok)
     })
 }
 
 pub fn silence(g: &Global, which: &Which, set: Option<(Duration, Option<String>)>) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let key = match (&which.job, which.all) {
         (_, true) => "*".to_string(),
         (Some(j), false) => {
@@ -90,22 +105,22 @@ pub fn silence(g: &Global, which: &Which, set: Option<(Duration, Option<String>)
                         extra: Default::default(),
                     },
                 );
-                println!("silenced {shown} for {}s", for_.as_secs());
+                outln!("silenced {shown} for {}s", for_.as_secs());
             }
             None if key == "*" => {
                 // Every silence, the per-job ones too: "all" means all.
                 let n = std::mem::take(&mut st.silences).len();
                 if n == 0 {
-                    println!("no job was silenced");
+                    outln!("no job was silenced");
                 } else {
-                    println!("unsilenced all jobs ({n} silence(s) ended)");
+                    outln!("unsilenced all jobs ({n} silence(s) ended)");
                 }
             }
             None => {
                 if st.silences.remove(&key).is_some() {
-                    println!("unsilenced {shown}");
+                    outln!("unsilenced {shown}");
                 } else {
-                    println!("{shown} was not silenced");
+                    outln!("{shown} was not silenced");
                 }
             }
         }

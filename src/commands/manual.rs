@@ -1,33 +1,80 @@
 //! The commands a person runs to act on a job (SPEC §9): `start`, `stop` and
 //! `run`. Each asks `rules::safety` whether it may act, runs the job's
 //! command through a [`Runner`], and records the result in the state.
+//!
+//! Each takes the lock twice (SPEC §8, §11 "Time limits"): phase 1 records
+//! what must never be lost (a grant used up, `runInProgress`,
+//! `startInProgress`, `stopInProgress`, the times asked) and saves; the
+//! command runs without the lock, so a tick meanwhile is not held back;
+//! phase 2 records the result, waiting for the lock without
+//! `--lock-timeout` — the command has already run, its result must land.
 
 use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{files, find_job, load_config, login_name, print_output, refused, seconds, with_state};
+use super::show::time_text;
+use super::{
+    files, find_job, load_config, load_watching, login_name, print_output, refused, seconds,
+    with_state, with_state_waiting,
+};
 use crate::cli::Global;
 use crate::clock::Clock;
-use crate::config::When;
+use crate::config::{Job, Kind, When};
 use crate::exit::{fail, Code};
+use crate::out::outln;
 use crate::process::{self, Output};
 use crate::rules::{self, safety};
-use crate::runner::{self, Ran, Real, Runner, Which};
+use crate::runner::{self, OutlivesHangup, Ran, Real, Runner, Which};
 use crate::signals;
-use crate::state::{self, QueueItem};
+use crate::state::{self, ApprovalUsed, InProgress, QueueItem};
 use crate::status::Observation;
 
-/// The output of a command a person asked for: `Real` never only records.
-fn ran(runner: &dyn Runner, job: &crate::config::Job, which: Which, limit: Duration) -> Output {
+/// The output of a command a person asked for: these runners never only record.
+fn ran(runner: &dyn Runner, job: &Job, which: Which, limit: Duration) -> Output {
     match runner.run(job, which, limit) {
         Ran::Done(out) => out,
-        Ran::Recorded => unreachable!("the real runner runs every command"),
+        Ran::Recorded => unreachable!("the real runners run every command"),
     }
 }
 
+/// The record that a command of ours is under way, written in phase 1.
+fn under_way(at: f64, limit: Duration) -> InProgress {
+    InProgress {
+        at,
+        limit: limit.as_secs_f64(),
+        pid: Some(std::process::id()),
+        extra: Default::default(),
+    }
+}
+
+/// Phase 2 clears the record phase 1 wrote — only that one: a later command
+/// (after ours was given up for dead) may have written its own.
+fn finished(slot: &mut Option<InProgress>, at: f64) {
+    if slot
+        .as_ref()
+        .is_some_and(|p| p.at == at && p.pid == Some(std::process::id()))
+    {
+        *slot = None;
+    }
+}
+
+/// The exit code once the result is recorded: the signal that stopped the
+/// command (SPEC §8: 129/130/143), else 0 or 1 by how the command ended.
+fn exit_code(ok: bool, hangup_stops: bool) -> Code {
+    match signals::received_stopping(hangup_stops) {
+        Some(sig) => Code::for_signal(sig),
+        None if ok => Code::Ok,
+        None => Code::Failed,
+    }
+}
+
+/// `start JOB`, in two phases (SPEC §8, §11 "Time limits"): under the lock,
+/// `lastManualStartAt` and `startInProgress` are saved; the lock is let go
+/// while the start command runs (a tick meanwhile is not held back); then
+/// the result is recorded under the lock again, waiting as long as it takes.
 pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let job = find_job(&config, id)?;
     safety::may_start(job, allow_risk).map_err(refused)?;
@@ -36,93 +83,151 @@ pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Cod
     }
     let limit = seconds(timeout)?;
     signals::install();
+    let at = Clock::read().now;
     with_state(&files, g, |st| {
-        let out = ran(&Real, job, Which::Start, limit);
-        let now = Clock::read().now;
         let js = st.job_mut(id);
-        js.last_manual_start_at = Some(now);
+        js.last_manual_start_at = Some(at);
+        js.start_in_progress = Some(under_way(at, limit));
+        // Released here, also when the start then fails (SPEC §11 "Held
+        // jobs and starts").
+        Ok(js.hold.take().is_some())
+    })
+    .map(|released| {
+        if released {
+            outln!("start {id}: released the hold; tick watches it as usual again");
+        }
+    })?;
+    let out = ran(&Real, job, Which::Start, limit);
+    print_output("start", id, &out);
+    with_state_waiting(&files, |st| {
+        let js = st.job_mut(id);
+        finished(&mut js.start_in_progress, at);
         let mut record = rules::run_record(&out);
-        record.at = Some(now);
+        record.at = Some(at);
         record.by = Some(login_name());
         js.last_start = Some(record);
-        print_output("start", id, &out);
-        // Released whether the start worked or not (SPEC §11).
-        if js.hold.take().is_some() {
-            println!("start {id}: released the hold; tick watches it as usual again");
-        }
-        Ok(if out.success() {
-            Code::Ok
-        } else {
-            Code::Failed
-        })
-    })
+        Ok(())
+    })?;
+    Ok(exit_code(out.success(), true))
 }
 
+/// How `stop` acts on a job.
+enum Stopping {
+    /// Its `stop` command.
+    Command,
+    /// SIGTERM to the pid its status reports (already judged by `may_signal`).
+    Signal(i32),
+}
+
+/// `stop JOB`, in two phases like [`start`]. Without a `stop` command the
+/// pid is judged before anything is written: a refusal changes nothing.
 pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code> {
-    let files = files(g);
-    let config = load_config(&files, false)?;
+    let files = files(g)?;
+    let config = load_watching(&files)?;
     let job = find_job(&config, id)?;
     safety::may_stop(job, allow_risk).map_err(refused)?;
     let limit = seconds(timeout)?;
     signals::install();
+    let how = if job.command("stop").is_some() {
+        Stopping::Command
+    } else {
+        Stopping::Signal(pid_to_signal(job, id)?)
+    };
+    let at = Clock::read().now;
     with_state(&files, g, |st| {
-        let now = Clock::read().now;
-        // The hold is recorded before anything runs, and stays whatever
-        // the stop command then does (SPEC §5.2, §11).
         let js = st.job_mut(id);
+        js.last_stop_at = Some(at);
+        js.stop_in_progress = Some(under_way(at, limit));
+        // The hold is set here, in the first phase, whether or not the stop
+        // then succeeds (SPEC §11 "Held jobs and starts"); a second stop
+        // keeps the first one's time.
         if js.hold.is_none() {
             js.hold = Some(state::Hold {
-                at: now,
+                at,
                 by: login_name(),
                 extra: Default::default(),
             });
         }
-        println!("stop {id}: held — tick will not start it until `ops-monitor start {id}`");
-        let record = if job.command("stop").is_some() {
+        Ok(())
+    })?;
+    outln!("stop {id}: held — tick will not start it until `ops-monitor start {id}`");
+    let (record, failure) = match how {
+        Stopping::Command => {
             let out = ran(&Real, job, Which::Stop, limit);
             print_output("stop", id, &out);
-            rules::run_record(&out)
-        } else {
-            // No stop command: SIGTERM the pid the status reports.
-            let status = match runner::observe(&Real, job) {
-                Observation::Known(s) => s,
-                Observation::Unknown(why) => {
-                    return Err(fail(
-                        Code::Failed,
-                        format!("stop {id}: status failed: {why}"),
-                    ))
-                }
-            };
-            let (Some(pid), running) = (status.pid, status.running) else {
-                return Err(fail(
-                    Code::Failed,
-                    format!("stop {id}: no stop command and the status reports no pid"),
-                ));
-            };
-            safety::may_signal(running, &signal_target(pid), &monitor())
-                .map_err(|r| fail(Code::Refused, format!("stop {id}: {r}")))?;
-            let pid = i32::try_from(pid)
-                .map_err(|_| fail(Code::Failed, format!("stop {id}: pid {pid} out of range")))?;
-            process::terminate(pid)
-                .map_err(|e| fail(Code::Failed, format!("stop {id}: pid {pid}: {e}")))?;
-            println!("stop {id}: sent SIGTERM to pid {pid}");
-            state::RunRecord {
-                exit_code: Some(0),
-                duration_ms: Some(0),
-                stdout_tail: format!("sent SIGTERM to pid {pid}"),
-                ..Default::default()
+            (rules::run_record(&out), None)
+        }
+        Stopping::Signal(pid) => match process::terminate(pid) {
+            Ok(()) => {
+                outln!("stop {id}: sent SIGTERM to pid {pid}");
+                let record = state::RunRecord {
+                    exit_code: Some(0),
+                    duration_ms: Some(0),
+                    stdout_tail: format!("sent SIGTERM to pid {pid}"),
+                    ..Default::default()
+                };
+                (record, None)
             }
-        };
-        let ok = record.exit_code == Some(0);
+            Err(e) => {
+                let why = format!("stop {id}: pid {pid}: {e}");
+                let record = state::RunRecord {
+                    exit_code: Some(1),
+                    duration_ms: Some(0),
+                    stderr_tail: why.clone(),
+                    ..Default::default()
+                };
+                (record, Some(why))
+            }
+        },
+    };
+    let ok = record.exit_code == Some(0);
+    with_state_waiting(&files, |st| {
         let js = st.job_mut(id);
-        js.last_stop_at = Some(now);
+        finished(&mut js.stop_in_progress, at);
         js.last_stop = Some(record);
-        Ok(if ok { Code::Ok } else { Code::Failed })
-    })
+        Ok(())
+    })?;
+    if let Some(why) = failure {
+        return Err(fail(Code::Failed, why));
+    }
+    Ok(exit_code(ok, true))
 }
 
+/// The pid `stop` may signal: the one the status reports, if `may_signal`
+/// allows it (SPEC §6: never PID 1, an ancestor, the monitor's group, or
+/// another user's process).
+fn pid_to_signal(job: &Job, id: &str) -> Result<i32> {
+    let status = match runner::observe(&Real, job) {
+        Observation::Known(s) => s,
+        Observation::Unknown(why) => {
+            return Err(fail(
+                Code::Failed,
+                format!("stop {id}: status failed: {why}"),
+            ))
+        }
+    };
+    let (Some(pid), running) = (status.pid, status.running) else {
+        return Err(fail(
+            Code::Failed,
+            format!("stop {id}: no stop command and the status reports no pid"),
+        ));
+    };
+    safety::may_signal(running, &signal_target(pid), &monitor())
+        .map_err(|r| fail(Code::Refused, format!("stop {id}: {r}")))?;
+    i32::try_from(pid).map_err(|_| fail(Code::Failed, format!("stop {id}: pid {pid} out of range")))
+}
+
+/// `run JOB`, in two phases (SPEC §6, §8, §11). Phase 1, under the lock:
+/// the approval is judged and a grant is used up, and the run is recorded
+/// as started (`runInProgress`) — saved before the command starts, so a
+/// `run` that is killed, hung up on or finds its stdout closed never leaves
+/// the grant valid for a second run, and a second `run` of the write job
+/// meanwhile is refused. Phase 2: the result, the approval it used and the
+/// `after` entries are recorded under the lock, waiting as long as it takes.
+/// A SIGHUP does not stop a write job: it is waited for and recorded, and
+/// the exit code is the job's.
 pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
     let job = find_job(&config, id)?;
     // The approval is judged again under the lock below; this first look
@@ -131,53 +236,89 @@ pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
     let limit = seconds(timeout)?;
     if dry_run {
         let argv = job.command("run").unwrap_or_default();
-        println!("run {id}: would run {argv:?} in {}", job.cwd.display());
+        outln!("run {id}: would run {argv:?} in {}", job.cwd.display());
         return Ok(Code::Ok);
     }
     signals::install();
-    with_state(&files, g, |st| {
-        let now = Clock::read().now;
+    let write = job.kind == Kind::OneShotWrite;
+    let now = Clock::read().now;
+    let used = with_state(&files, g, |st| {
         let approved = safety::approval(job, st.approvals.get(id), now);
         safety::may_run(job, &config.jobs, approved).map_err(refused)?;
-        if approved == safety::Approved::ByGrant {
-            // Good for one run: used up before running, so a crash mid-run
-            // cannot leave it to be used again.
-            st.approvals.remove(id);
+        let going = st.jobs.get(id).and_then(|j| j.run_in_progress.as_ref());
+        safety::may_run_again(job, going, now).map_err(refused)?;
+        let used = match approved {
+            // Good for one run: used up on disk before the job starts.
+            safety::Approved::ByGrant => st.approvals.remove(id).map(|g| ApprovalUsed {
+                source: "grant".into(),
+                by: Some(g.by),
+                granted_at: Some(g.granted_at),
+                note: g.note,
+                extra: Default::default(),
+            }),
+            safety::Approved::ByConfig if write => Some(ApprovalUsed {
+                source: "config".into(),
+                ..Default::default()
+            }),
+            _ => None,
+        };
+        st.job_mut(id).run_in_progress = Some(under_way(now, limit));
+        Ok(used)
+    })?;
+    match &used {
+        Some(a) if a.source == "config" => outln!(
+            "run {id}: approved by the config (approval.granted: true or required: false) — \
+             the gate is open for every run"
+        ),
+        Some(a) => outln!(
+            "run {id}: using the approval by {} from {}{} (now used up)",
+            a.by.as_deref().unwrap_or("?"),
+            time_text(a.granted_at.unwrap_or(now)),
+            a.note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        ),
+        None => {}
+    }
+    let runner: &dyn Runner = if write { &OutlivesHangup } else { &Real };
+    let out = ran(runner, job, Which::Run, limit);
+    print_output("run", id, &out);
+    let queued = with_state_waiting(&files, |st| {
+        let js = st.job_mut(id);
+        finished(&mut js.run_in_progress, now);
+        rules::record_run(js, &out, now);
+        if let Some(rec) = js.last_run.as_mut() {
+            rec.approval = used;
         }
-        let out = ran(&Real, job, Which::Run, limit);
-        rules::record_run(st.job_mut(id), &out, now);
-        print_output("run", id, &out);
         let when = if out.success() {
             When::Success
         } else {
             When::Failure
         };
+        let outcome = if out.success() { "success" } else { "failure" };
+        let mut queued = Vec::new();
         for a in job.after.iter().filter(|a| a.when == when) {
-            let outcome = if out.success() { "success" } else { "failure" };
             let mut item = QueueItem::new(
                 &a.job_id,
                 now,
                 now + a.delay_seconds,
                 format!("after {id} ({outcome})"),
             );
-            item.timeout_seconds = Some(runner::QUEUED_RUN_TIMEOUT_SECONDS);
-            if job.kind == crate::config::Kind::OneShotWrite && when == When::Success {
-                // Its result is always reported (SPEC §5.4).
+            if write && when == When::Success {
+                // The verification of the write: always reported (SPEC §5.4).
                 item.verifies = Some(id.to_string());
             }
-            println!(
-                "queued {} (in {}s): the next tick runs it",
-                a.job_id, a.delay_seconds
-            );
             st.queue.push(item);
+            queued.push((a.job_id.clone(), a.delay_seconds));
         }
         st.trim_queue();
-        Ok(if out.success() {
-            Code::Ok
-        } else {
-            Code::Failed
-        })
-    })
+        Ok(queued)
+    })?;
+    for (job_id, delay) in queued {
+        outln!("queued {job_id} (in {delay}s): the next tick runs it");
+    }
+    Ok(exit_code(out.success(), !write))
 }
 
 /// The facts `may_signal` needs about the process a status names.

@@ -26,10 +26,12 @@ use crate::clock::Clock;
 use crate::config::{self, Config, Job};
 use crate::deliver::{self, Context};
 use crate::exit::{fail, Code};
+use crate::out::{errln, outln};
 use crate::paths::Files;
 use crate::process::{self, Output};
 use crate::rules::{self, safety::Refusal};
 use crate::state::{self, State};
+use crate::text;
 
 /// Who runs this command, for the record (a grant, a hold): the user behind
 /// `sudo`, else `$USER` / `$LOGNAME`, else the login name of this process's
@@ -60,8 +62,12 @@ fn passwd_name(text: &str, uid: u32) -> Option<String> {
     })
 }
 
-fn files(g: &Global) -> Files {
-    Files::resolve(g.config_file.as_deref(), g.state_file.as_deref())
+/// Where the files are, the state path checked (SPEC §11 "State path
+/// safety") before anything reads, locks or writes it.
+fn files(g: &Global) -> Result<Files> {
+    let mut files = Files::resolve(g.config_file.as_deref(), g.state_file.as_deref());
+    files.state = state::checked_path(&files.state)?;
+    Ok(files)
 }
 
 /// Load the config or fail with exit 2, every problem on its own line.
@@ -76,54 +82,33 @@ fn load_config(files: &Files, strict: bool) -> Result<Config> {
     })
 }
 
-/// The config, or — when the file is invalid — the last good copy that
-/// `tick` keeps beside the state (SPEC §5 step 2, §11), with the error text
-/// to print first. A missing file is not invalid: no copy is used for it.
-fn load_config_or_last_good(files: &Files) -> Result<(Config, Option<String>)> {
-    let err = match config::load(&files.config, &files.home, false) {
-        Ok(c) => return Ok((c, None)),
-        Err(e) => e,
-    };
-    let mut text = format!("ERROR: config invalid: {}", err.path.display());
-    for p in &err.problems {
-        text.push_str("\n  - ");
-        text.push_str(p);
-    }
-    let copy = last_good_path(&files.state);
-    let last_good = files
-        .config
-        .exists()
-        .then(|| std::fs::read_to_string(&copy).ok())
-        .flatten()
-        .and_then(|t| config::parse(&t, &files.config, &files.home, false).ok());
-    match last_good {
-        Some(c) => {
-            let when = std::fs::metadata(&copy)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| show::time_text(d.as_secs_f64()))
-                .unwrap_or_else(|| "?".into());
-            text.push_str(&format!(
-                "\nshowing the jobs as the last good config (from {when}) sees them"
-            ));
-            Ok((c, Some(text)))
+/// The config for commands that only watch or show (`status`, `stop`,
+/// `logs`, `explain`; SPEC §11): the file, or — when it is invalid and a
+/// last good copy is kept — that copy, with the error to say first.
+fn load_watching_or_error(files: &Files) -> Result<(Config, Option<String>)> {
+    match load_config(files, false) {
+        Ok(c) => Ok((c, None)),
+        Err(err) => {
+            let last_good = config::LastGood::beside(&files.state);
+            let Some((good, kept_at)) = last_good.load(&files.config, &files.home) else {
+                return Err(err);
+            };
+            let said = format!(
+                "{err:#}\n(using the last good config, from {})",
+                show::time_text(kept_at)
+            );
+            Ok((good, Some(said)))
         }
-        None => Err(fail(Code::Usage, text)),
     }
 }
 
-/// Where `tick` keeps the last config that validated (SPEC §5 step 2).
-pub fn last_good_path(state: &std::path::Path) -> std::path::PathBuf {
-    let mut name = state.as_os_str().to_owned();
-    name.push(".last-good-config.json");
-    std::path::PathBuf::from(name)
-}
-
-/// The config error said first, on stderr, by commands that go on with the
-/// last good config.
-fn print_config_error(text: &str) {
-    eprintln!("{text}");
+/// [`load_watching_or_error`], the error printed first on stderr.
+fn load_watching(files: &Files) -> Result<Config> {
+    let (config, error) = load_watching_or_error(files)?;
+    if let Some(e) = error {
+        errln!("{e}");
+    }
+    Ok(config)
 }
 
 fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
@@ -133,38 +118,39 @@ fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
 }
 
 pub fn validate_config(g: &Global, strict: bool) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, strict)?;
-    println!("OK: {}", config::summary(&config));
+    outln!("OK: {}", config::summary(&config));
     for w in &config.warnings {
-        println!("WARNING: {w}");
+        outln!("WARNING: {w}");
+    }
+    for w in config::lint(&config, std::env::var_os("PATH").as_deref()) {
+        outln!("WARNING: {w}");
     }
     Ok(Code::Ok)
 }
 
 /// Print a command's result the way `start`, `stop` and `run` do.
 fn print_output(verb: &str, job: &str, out: &Output) {
-    println!(
+    outln!(
         "{verb} {job}: exit={} durMs={}",
         out.exit_code(),
         out.duration.as_millis()
     );
-    let stdout = process::tail(&out.stdout, rules::TAIL_CHARS);
-    let stderr = process::tail(&out.stderr, rules::TAIL_CHARS);
+    let stdout = text::tail(&out.stdout, rules::TAIL_CHARS);
+    let stderr = text::tail(&out.stderr, rules::TAIL_CHARS);
     if !stdout.is_empty() {
-        println!("stdout:\n{stdout}");
+        outln!("stdout:\n{stdout}");
     }
     if !stderr.is_empty() {
-        println!("stderr:\n{stderr}");
+        outln!("stderr:\n{stderr}");
     }
     if out.stdout_truncated || out.stderr_truncated {
-        println!("(output cut at {} bytes)", process::OUTPUT_LIMIT);
+        outln!("(output cut at {} bytes)", process::OUTPUT_LIMIT);
     }
-    match &out.ending {
-        process::Ending::TimedOut => println!("timed out"),
-        process::Ending::FailedToStart(why) => println!("failed to start: {why}"),
-        process::Ending::Signaled(s) => println!("killed by signal {s}"),
-        _ => {}
+    // The exit line above already says how a command that exited ended.
+    if !matches!(out.ending, process::Ending::Exited(_)) {
+        outln!("{}", out.describe());
     }
 }
 
@@ -182,8 +168,34 @@ fn refused(r: Refusal) -> anyhow::Error {
 
 /// Load state under the lock, let `f` change it, save it.
 fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-    let _lock = state::lock(&files.state, g.lock_timeout)?;
+    let lock = state::lock(&files.state, g.lock_timeout)?;
+    change_state(files, lock, f)
+}
+
+/// [`with_state`], waiting for the lock as long as it takes: the second
+/// phase of `run`, `start` and `stop`, which records what already happened.
+fn with_state_waiting<T>(files: &Files, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+    let lock = state::lock_waiting(&files.state)?;
+    change_state(files, lock, f)
+}
+
+fn change_state<T>(
+    files: &Files,
+    _lock: state::Lock,
+    f: impl FnOnce(&mut State) -> Result<T>,
+) -> Result<T> {
     let mut st = state::load(&files.state, true)?;
+    if let Some(fix) = rules::clock::correct(&mut st, Clock::read().now) {
+        errln!(
+            "warning: the clock went back: {} stored time(s) were in the future and were reset{}",
+            fix.times,
+            if fix.voided.is_empty() {
+                String::new()
+            } else {
+                format!("; ended: {}", fix.voided.join(", "))
+            }
+        );
+    }
     let result = f(&mut st);
     state::save(&files.state, &mut st)?;
     result
@@ -196,17 +208,13 @@ pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
             "notify: the text is empty; nothing to send",
         ));
     }
-    let files = files(g);
+    let files = files(g)?;
     let config = load_config(&files, false)?;
-    let ctx = Context::from_env(
-        config.defaults.notify.clone(),
-        target,
-        files.openclaw_config.clone(),
-    );
+    let ctx = Context::from_env(config.defaults.notify.clone(), target, &files);
     with_state(&files, g, |st| {
-        let outcome = deliver::notify(st, &ctx, text, Clock::read().now);
+        let outcome = deliver::notify(&mut st.outbox, &ctx, text, Clock::read().now);
         for n in &outcome.notices {
-            eprintln!("{n}");
+            errln!("{n}");
         }
         Ok(if st.outbox.is_empty() {
             Code::Ok

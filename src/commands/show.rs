@@ -6,28 +6,26 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use super::{files, find_job, load_config_or_last_good, print_config_error};
+use super::{files, find_job, load_watching};
 use crate::cli::Global;
 use crate::exit::Code;
 use crate::state::{self, QueueItem};
 
 pub fn logs(g: &Global, id: &str) -> Result<Code> {
-    let files = files(g);
+    let files = files(g)?;
     let st = state::load(&files.state, false)?;
     // The config (or its last good copy) says which jobs exist; when neither
     // can be read, a job the state knows is still shown.
-    match load_config_or_last_good(&files) {
-        Ok((config, error)) => {
-            if let Some(e) = &error {
-                print_config_error(e);
-            }
+    match load_watching(&files) {
+        Ok(config) => {
             find_job(&config, id)?;
         }
         Err(e) if !st.jobs.contains_key(id) => return Err(e),
         Err(_) => {}
     }
     let js = st.jobs.get(id).cloned().unwrap_or_default();
-    let mut out = std::io::stdout().lock();
+    // Into a buffer, then out once: a closed stdout is not an error here.
+    let mut out = Vec::new();
     let when = |t: Option<f64>| t.map(time_text).unwrap_or_else(|| "never".into());
     for (label, at, rec) in [
         ("start", js.last_manual_start_at, &js.last_start),
@@ -58,6 +56,15 @@ pub fn logs(g: &Global, id: &str) -> Result<Code> {
                 r.exit_code.map_or("?".into(), |c| c.to_string()),
                 r.duration_ms.unwrap_or(0)
             )?;
+            if let Some(a) = &r.approval {
+                writeln!(
+                    out,
+                    "approval: {}{}{}",
+                    a.source,
+                    a.by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default(),
+                    a.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
+                )?;
+            }
             if !r.stdout_tail.is_empty() {
                 writeln!(out, "stdout:\n{}", r.stdout_tail)?;
             }
@@ -79,15 +86,11 @@ pub fn logs(g: &Global, id: &str) -> Result<Code> {
             q.last_error.as_deref().unwrap_or("")
         )?;
     }
+    crate::out::stdout_bytes(&out);
     Ok(Code::Ok)
 }
 
 /// A Unix time as local `YYYY-MM-DD HH:MM:SS`.
 pub fn time_text(t: f64) -> String {
-    use chrono::TimeZone;
-    chrono::Local
-        .timestamp_opt(t as i64, 0)
-        .single()
-        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|| format!("{t}"))
+    crate::clock::local_text(t, "%Y-%m-%d %H:%M:%S")
 }

@@ -12,11 +12,12 @@ use anyhow::Result;
 use serde_json::{json, Value};
 
 use super::show::time_text;
-use super::{files, load_config_or_last_good};
+use super::{files, load_watching_or_error};
 use crate::cli::Global;
 use crate::clock::Clock;
-use crate::config::{Config, Job, Kind};
+use crate::config::{Channel, Config, Job, Kind};
 use crate::exit::Code;
+use crate::out::outln;
 use crate::report::{duration_text, time_of_day};
 use crate::rules::{self, safety, why};
 use crate::runner::{self, Real};
@@ -32,8 +33,8 @@ struct Row {
 }
 
 pub fn status(g: &Global, as_json: bool) -> Result<Code> {
-    let files = files(g);
-    let (config, config_error) = load_config_or_last_good(&files)?;
+    let files = files(g)?;
+    let (config, config_error) = load_watching_or_error(&files)?;
     let st = state::load(&files.state, false)?;
     let now = Clock::read().now;
     let long: Vec<&Job> = config
@@ -58,12 +59,12 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
     };
     if as_json {
         let doc = document(&config, config_error.as_deref(), &rows, &st, now);
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(code);
     }
     if let Some(e) = &config_error {
-        println!("{e}");
-        println!();
+        outln!("{e}");
+        outln!();
     }
     print_text(&rows, &st, now);
     Ok(code)
@@ -80,7 +81,10 @@ fn row(job: &Job, st: &State, obs: Option<Observation>, now: f64) -> Row {
         Kind::LongRunningRead => {
             let obs = obs.unwrap_or_else(|| Observation::Unknown("status not run".into()));
             long_details(job, &js, &obs, now, &mut details, &mut json);
-            rules::state_word(job, &js, &obs, now).to_string()
+            // The state word of SPEC §11, the same function the metrics use.
+            rules::job_state(job, Some(&obs), &js, now)
+                .as_str()
+                .to_string()
         }
         Kind::OneShotRead => {
             let state = match (&js.last_run, js.last_run_at) {
@@ -212,7 +216,7 @@ fn long_details(
         let parts: Vec<String> = progress
             .iter()
             .map(|(k, v)| match v {
-                Value::String(t) => format!("{k}={}", crate::status::cap(t, 60)),
+                Value::String(t) => format!("{k}={}", crate::text::cap(t, 60)),
                 other => format!("{k}={other}"),
             })
             .collect();
@@ -232,7 +236,7 @@ fn long_details(
         _ => {}
     }
     if let Some(m) = &s.message {
-        details.push(format!("message: {}", crate::status::cap(m, 120)));
+        details.push(format!("message: {}", crate::text::cap(m, 120)));
     }
     if !s.running && !s.completed && js.hold.is_none() && job.policy.auto_resume {
         if let Some(until) = why::backoff_until(job, js).filter(|t| *t > now) {
@@ -251,6 +255,10 @@ fn approval_details(
 ) -> String {
     let grant = st.approvals.get(&job.id);
     let approved = safety::approval(job, grant, now);
+    let ok = matches!(
+        approved,
+        safety::Approved::ByConfig | safety::Approved::ByGrant
+    );
     let text = match (approved, grant) {
         (safety::Approved::ByConfig, _) => "write (approved=yes, in the config)".to_string(),
         (safety::Approved::ByGrant, Some(g)) => format!(
@@ -262,6 +270,10 @@ fn approval_details(
                 .map(|n| format!(": {n}"))
                 .unwrap_or_default()
         ),
+        (safety::Approved::Voided, Some(g)) => format!(
+            "write (approved=no: the job changed since {} approved it)",
+            g.by
+        ),
         (_, Some(g)) => format!(
             "write (approved=no: the approval by {} expired at {})",
             g.by,
@@ -271,22 +283,23 @@ fn approval_details(
     };
     details.push(text);
     json["approval"] = json!({
-        "approved": approved != safety::Approved::No,
+        "approved": ok,
         "source": match approved {
             safety::Approved::ByConfig => json!("config"),
             safety::Approved::ByGrant => json!("grant"),
-            safety::Approved::No => Value::Null,
+            _ => Value::Null,
         },
+        "voided": approved == safety::Approved::Voided,
         "by": grant.map(|g| g.by.clone()),
         "note": grant.and_then(|g| g.note.clone()),
         "grantedAt": grant.map(|g| g.granted_at),
         "expiresAt": grant.map(|g| g.expires_at),
         "expired": grant.is_some_and(|g| g.expires_at <= now),
     });
-    if approved == safety::Approved::No {
-        "not approved".into()
-    } else {
+    if ok {
         "approved".into()
+    } else {
+        "not approved".into()
     }
 }
 
@@ -306,12 +319,32 @@ fn queue_counts(st: &State) -> BTreeMap<&'static str, usize> {
     counts
 }
 
+/// A channel as `status` shows it: where it goes, without secrets (a
+/// webhook's path and query, a command's argv — SPEC §11 "Other secrets").
+fn channel_label(c: &Channel) -> String {
+    match c {
+        Channel::Webhook { url, .. } => {
+            let host = url
+                .split_once("://")
+                .map(|(scheme, rest)| {
+                    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+                    let host = host.rsplit('@').next().unwrap_or(host);
+                    format!("{scheme}://{host}")
+                })
+                .unwrap_or_else(|| "<redacted>".into());
+            format!("webhook:{host}")
+        }
+        Channel::Command { .. } => "command:<redacted>".into(),
+        other => other.key(),
+    }
+}
+
 /// Outbox entries by channel: how many, the last error, the next try.
 fn outbox_by_channel(st: &State) -> Vec<(String, usize, Option<String>, f64)> {
     let mut by: BTreeMap<String, (usize, Option<String>, f64)> = BTreeMap::new();
-    for e in &st.outbox {
+    for e in &st.outbox.entries {
         let slot = by
-            .entry(e.channel.clone())
+            .entry(channel_label(&e.channel_spec))
             .or_insert((0, None, f64::INFINITY));
         slot.0 += 1;
         if e.last_error.is_some() {
@@ -338,25 +371,25 @@ fn print_text(rows: &[Row], st: &State, now: f64) {
             r.id,
             r.details.join("; ")
         );
-        println!("{}", line.trim_end());
+        outln!("{}", line.trim_end());
     }
     let counts = queue_counts(st);
     if counts.is_empty() {
-        println!("queue: empty");
+        outln!("queue: empty");
     } else {
         let order = ["pending", "running", "failed", "blocked", "done"];
         let parts: Vec<String> = order
             .iter()
             .filter_map(|k| counts.get(k).map(|n| format!("{n} {k}")))
             .collect();
-        println!("queue: {}", parts.join(", "));
+        outln!("queue: {}", parts.join(", "));
     }
     let outbox = outbox_by_channel(st);
     if outbox.is_empty() {
-        println!("outbox: empty");
+        outln!("outbox: empty");
     }
     for (channel, n, err, next) in outbox {
-        println!(
+        outln!(
             "outbox: {channel}: {n} undelivered, next try {}{}",
             if next > now {
                 time_of_day(next, now)
@@ -373,7 +406,7 @@ fn print_text(rows: &[Row], st: &State, now: f64) {
         } else {
             k.as_str()
         };
-        println!(
+        outln!(
             "silenced: {who} until {}{}",
             time_text(s.until),
             s.reason
@@ -383,14 +416,14 @@ fn print_text(rows: &[Row], st: &State, now: f64) {
         );
     }
     match &st.monitor {
-        Some(m) => println!(
+        Some(m) => outln!(
             "last tick: {} ({} ago, {}ms, {})",
             time_text(m.last_tick_at),
             duration_text(now - m.last_tick_at),
             m.last_tick_duration_ms,
             m.last_tick_outcome
         ),
-        None => println!("last tick: never"),
+        None => outln!("last tick: never"),
     }
 }
 

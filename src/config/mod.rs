@@ -12,12 +12,17 @@
 //! cross-job rules ([`resolve`]). Every problem carries its JSON path; they
 //! are sorted by path so a file's mistakes read top to bottom.
 
+mod last_good;
+mod lint;
 #[cfg(test)]
 mod props;
 mod resolve;
 mod schema;
 #[cfg(test)]
 mod tests;
+
+pub use last_good::LastGood;
+pub use lint::lint;
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -107,6 +112,9 @@ pub struct Policy {
     pub auto_resume_backoff_seconds: f64,
     pub quiet_hours: QuietHours,
     pub status_timeout_seconds: f64,
+    /// `one_shot_read` only: the limit of a scheduled or queued run (else
+    /// 60 s scheduled, 300 s queued).
+    pub timeout_seconds: Option<f64>,
     pub every_seconds: Option<f64>,
 }
 
@@ -121,6 +129,7 @@ impl Default for Policy {
             auto_resume_backoff_seconds: 900.0,
             quiet_hours: QuietHours::DEFAULT,
             status_timeout_seconds: 30.0,
+            timeout_seconds: None,
             every_seconds: None,
         }
     }
@@ -167,14 +176,23 @@ impl Job {
     }
 }
 
-/// One delivery channel under `defaults.notify` (SPEC §7).
-#[derive(Debug, Clone, PartialEq)]
+/// One delivery channel under `defaults.notify` (SPEC §7). The serde form
+/// is the config's own spelling (`{"type": "webhook", "url": …}`); an outbox
+/// entry stores the channel in it (`outbox::OutboxMessage::channel_spec`).
+/// Loading the config does not go through serde (see `resolve`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
 pub enum Channel {
     Telegram {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<String>,
+        /// The `channels.telegram.accounts` id to post from (SPEC §7 step 2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
     Webhook {
         url: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         headers: BTreeMap<String, String>,
     },
     File {
@@ -185,12 +203,65 @@ pub enum Channel {
     },
 }
 
+impl Default for Channel {
+    /// Telegram with the default target: the only channel of the Python
+    /// version, and the one used without `defaults.notify`.
+    fn default() -> Self {
+        Channel::Telegram {
+            target: None,
+            account: None,
+        }
+    }
+}
+
+impl Channel {
+    /// What identifies the channel across runs and config edits: its type
+    /// and where it goes (never a header, which may hold a secret).
+    pub fn key(&self) -> String {
+        match self {
+            // The account is part of the destination: another bot posts
+            // elsewhere. Without one, the key is what it always was.
+            Channel::Telegram { target, account } => {
+                let mut key = "telegram".to_string();
+                if let Some(a) = account {
+                    key.push('@');
+                    key.push_str(a);
+                }
+                if let Some(t) = target {
+                    key.push(':');
+                    key.push_str(t);
+                }
+                key
+            }
+            Channel::Webhook { url, .. } => format!("webhook:{url}"),
+            Channel::File { path } => format!("file:{}", path.display()),
+            Channel::Command { argv } => format!("command:{}", argv.join(" ")),
+        }
+    }
+}
+
+/// A `{"type": "alertmanager"}` entry of `defaults.notify` (SPEC §10). Kept
+/// apart from [`Channel`]: it takes the current alerts every tick, not
+/// reports, and never goes through the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertmanagerChannel {
+    /// The Alertmanager's base URL (`http://am:9093`).
+    pub url: String,
+    /// Labels added to every alert (a secret never belongs here: they are shown).
+    pub labels: BTreeMap<String, String>,
+    /// HTTP headers; their values are secrets (never printed or stored).
+    pub headers: BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Defaults {
     pub language: Lang,
     /// `None`: Telegram only, as in the Python version.
     pub notify: Option<Vec<Channel>>,
+    /// The `alertmanager` entries of `notify`.
+    pub alertmanager: Vec<AlertmanagerChannel>,
     pub metrics_file: Option<PathBuf>,
+    /// A secret: never printed or stored.
     pub heartbeat_url: Option<String>,
 }
 
@@ -265,13 +336,34 @@ pub fn load_remembered(
             )],
         }
     })?;
-    let print = fingerprint(&text);
-    let trusted = known_valid == Some(print.as_str());
-    parse_checked(&text, path, home, strict, !trusted).map(|config| (config, print))
+    parse_remembered(&text, path, home, strict, known_valid)
 }
 
-/// Load and validate config text, schema included (a kept copy of the
-/// config, tests).
+/// [`load_remembered`] for text already read from `path`.
+pub fn parse_remembered(
+    text: &str,
+    path: &Path,
+    home: &Path,
+    strict: bool,
+    known_valid: Option<&str>,
+) -> Result<(Config, String), ConfigError> {
+    let print = fingerprint(text);
+    let trusted = known_valid == Some(print.as_str());
+    parse_checked(text, path, home, strict, !trusted).map(|config| (config, print))
+}
+
+/// The channels of `defaults.notify` in config text that does not validate,
+/// if that part can still be read — so an alert about a broken config goes
+/// where the user's reports go (SPEC §5 step 2).
+pub fn notify_of_broken(text: &str, path: &Path) -> Option<Vec<Channel>> {
+    let value: serde_json::Value =
+        serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+    let defaults = value.get("defaults")?.as_object()?;
+    resolve::notify_of(defaults, &config_folder(path))
+}
+
+/// Load and validate config text, schema included (for tests).
+#[cfg(test)]
 pub fn parse(text: &str, path: &Path, home: &Path, strict: bool) -> Result<Config, ConfigError> {
     parse_checked(text, path, home, strict, true)
 }
@@ -318,6 +410,17 @@ fn parse_checked(
             },
         }),
     }
+}
+
+/// The `defaults` of config text that does not validate, as far as they can
+/// be read (it must still be JSON): where a tick that found the config
+/// invalid, with no last good copy, still writes its metrics, posts its
+/// alerts and pings (SPEC §10).
+pub fn defaults_of_broken(text: &str, path: &Path) -> Option<Defaults> {
+    let value: serde_json::Value =
+        serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+    let defaults = value.get("defaults")?.as_object()?;
+    Some(resolve::resolve_defaults(defaults, &config_folder(path)))
 }
 
 /// `version=1 jobs=N (long_running_read=a, one_shot_read=b, one_shot_write=c)`,

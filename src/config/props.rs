@@ -61,6 +61,7 @@ fn value() -> impl Strategy<Value = Value> {
         Just("notify"),
         Just("type"),
         Just("target"),
+        Just("account"),
         Just("url"),
         Just("argv"),
         Just("path"),

@@ -12,8 +12,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::{
-    user_path, After, Approval, Channel, Defaults, Found, Job, JsonPath, Kind, Lang, Policy,
-    QuietHours, Risk, When,
+    user_path, After, AlertmanagerChannel, Approval, Channel, Defaults, Found, Job, JsonPath, Kind,
+    Lang, Policy, QuietHours, Risk, When,
 };
 
 /// Resolve defaults and jobs, adding cross-job errors and the warnings
@@ -373,6 +373,11 @@ fn resolve_policy(
             .and_then(Value::as_f64)
             .filter(|s| *s > 0.0)
             .unwrap_or(fallback.status_timeout_seconds),
+        timeout_seconds: obj
+            .get("timeoutSeconds")
+            .and_then(Value::as_f64)
+            .filter(|s| *s > 0.0)
+            .or(fallback.timeout_seconds),
         every_seconds: match obj.get("everySeconds") {
             None => fallback.every_seconds,
             Some(v) => v.as_f64().filter(|s| *s >= 0.0),
@@ -412,26 +417,27 @@ fn show_quiet_hours(q: QuietHours) -> String {
 }
 
 fn short_json(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() > 60 {
-        format!("{}...", text.chars().take(57).collect::<String>())
-    } else {
-        text
-    }
+    crate::text::cap(&v.to_string(), 60)
 }
 
-fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
-    let notify = obj.get("notify").and_then(Value::as_array).map(|list| {
+/// The channels of a `defaults` object's `notify` list, if it has one.
+pub(super) fn notify_of(obj: &Map<String, Value>, base: &Path) -> Option<Vec<Channel>> {
+    obj.get("notify").and_then(Value::as_array).map(|list| {
         list.iter()
             .filter_map(|c| channel_of(c, base))
             .collect::<Vec<_>>()
-    });
+    })
+}
+
+pub(super) fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
+    let notify = notify_of(obj, base);
     Defaults {
         language: match obj.get("language").and_then(Value::as_str) {
             Some("zh") => Lang::Zh,
             _ => Lang::En,
         },
         notify,
+        alertmanager: alertmanager_channels(obj.get("notify")),
         metrics_file: obj
             .get("metricsFile")
             .and_then(Value::as_str)
@@ -444,6 +450,32 @@ fn resolve_defaults(obj: &Map<String, Value>, base: &Path) -> Defaults {
     }
 }
 
+/// The `alertmanager` entries of `notify` (`channel_of` leaves them out).
+fn alertmanager_channels(notify: Option<&Value>) -> Vec<AlertmanagerChannel> {
+    let strings = |v: Option<&Value>| -> BTreeMap<String, String> {
+        v.and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    notify
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| c.get("type").and_then(Value::as_str) == Some("alertmanager"))
+        .filter_map(|c| {
+            Some(AlertmanagerChannel {
+                url: c.get("url")?.as_str()?.to_string(),
+                labels: strings(c.get("labels")),
+                headers: strings(c.get("headers")),
+            })
+        })
+        .collect()
+}
+
 fn channel_of(value: &Value, base: &Path) -> Option<Channel> {
     let str_of = |key: &str| value.get(key).and_then(Value::as_str);
     match str_of("type")? {
@@ -453,6 +485,10 @@ fn channel_of(value: &Value, base: &Path) -> Option<Channel> {
                 Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(n.to_string()),
                 _ => None,
             },
+            account: str_of("account")
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
         }),
         "webhook" => Some(Channel::Webhook {
             url: str_of("url")?.to_string(),

@@ -132,15 +132,7 @@ fn type_name(t: &str) -> &str {
 fn got(instance: &Value) -> String {
     match instance {
         Value::Array(_) | Value::Object(_) => String::new(),
-        scalar => {
-            let text = scalar.to_string();
-            if text.chars().count() > 40 {
-                let short: String = text.chars().take(37).collect();
-                format!(" (got {short}...)")
-            } else {
-                format!(" (got {text})")
-            }
-        }
+        scalar => format!(" (got {})", crate::text::cap(&scalar.to_string(), 40)),
     }
 }
 

@@ -156,12 +156,17 @@ fn a_full_config_resolves_every_fallback() {
         d.notify.as_deref(),
         Some(
             &[
-                Channel::Telegram { target: None },
                 Channel::Telegram {
-                    target: Some("-1001234567890".into())
+                    target: None,
+                    account: None
                 },
                 Channel::Telegram {
-                    target: Some("@ops".into())
+                    target: Some("-1001234567890".into()),
+                    account: None
+                },
+                Channel::Telegram {
+                    target: Some("@ops".into()),
+                    account: None
                 },
                 Channel::Webhook {
                     url: "https://hooks.example/ops".into(),
@@ -208,6 +213,7 @@ fn a_full_config_resolves_every_fallback() {
                 end_minute: 0
             },
             status_timeout_seconds: 12.5,
+            timeout_seconds: None,
             every_seconds: None,
         }
     );
@@ -236,6 +242,7 @@ fn a_full_config_resolves_every_fallback() {
                 end_minute: 7 * 60
             },
             status_timeout_seconds: 5.0,
+            timeout_seconds: None,
             every_seconds: Some(3600.0),
         }
     );
@@ -983,7 +990,7 @@ fn defaults_settings_are_checked() {
             "defaults.notify[2].path: must be a non-empty string (got \"\")",
             "defaults.notify[3].argv: must be a non-empty list of strings",
             "defaults.notify[4].argv: is required for a command channel",
-            r#"defaults.notify[5].type: must be one of "telegram", "webhook", "file", "command" (got "sms")"#,
+            r#"defaults.notify[5].type: must be one of "telegram", "webhook", "file", "command", "alertmanager" (got "sms")"#,
             "defaults.notify[6].type: is required",
             "defaults.notify[7].target: must be a chat id (a non-empty string or an integer) (got true)",
             r#"defaults.notify[8]: must be an object such as {"type": "telegram"} (got "telegram")"#,
@@ -1137,7 +1144,7 @@ fn unknown_keys_inside_invalid_parts_are_still_found() {
 fn the_python_reference_configs_load() {
     let root = Path::new("/work/shared/fixtures/python-reference");
     let Ok(cases) = std::fs::read_dir(root) else {
-        eprintln!("no fixtures at {}, skipped", root.display());
+        crate::out::errln!("no fixtures at {}, skipped", root.display());
         return;
     };
     let mut loaded = 0;

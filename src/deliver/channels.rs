@@ -10,14 +10,15 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::{describe_failure, rfc3339, snippet, Failure, Session};
-use crate::outbox::{ChannelSpec, OutboxMessage};
+use crate::config::Channel;
+use crate::outbox::OutboxMessage;
 use crate::process;
 
 /// Send `entry` (plus `extra_section`, the dropped-messages line) through a
 /// webhook, file or command channel.
 pub(super) fn send(
     session: &mut Session,
-    spec: &ChannelSpec,
+    spec: &Channel,
     entry: &OutboxMessage,
     extra_section: Option<&str>,
 ) -> Result<(), Failure> {
@@ -35,10 +36,10 @@ pub(super) fn send(
         "time": rfc3339(entry.time),
     });
     match spec {
-        ChannelSpec::Webhook { url, headers } => webhook(session, url, headers, &payload),
-        ChannelSpec::File { path } => file(path, &payload),
-        ChannelSpec::Command { argv } => command(session, argv, &text),
-        ChannelSpec::Telegram { .. } => unreachable!("telegram has its own module"),
+        Channel::Webhook { url, headers } => webhook(session, url, headers, &payload),
+        Channel::File { path } => file(path, &payload),
+        Channel::Command { argv } => command(session, argv, &text),
+        Channel::Telegram { .. } => unreachable!("telegram has its own module"),
     }
 }
 
@@ -96,7 +97,7 @@ fn command(session: &mut Session, argv: &[String], text: &str) -> Result<(), Fai
         Err(Failure::new(format!(
             "command {}: {}",
             argv[0],
-            describe_failure(&out, session.ctx.command_timeout)
+            describe_failure(&out)
         )))
     }
 }

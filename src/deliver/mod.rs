@@ -25,22 +25,25 @@
 
 mod channels;
 mod openclaw;
+pub mod probe;
 pub mod split;
 mod telegram;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::config::Channel;
-use crate::outbox::{self, ChannelSpec, OutboxMessage};
+use crate::outbox::{Outbox, OutboxMessage, OUTBOX_KEEP};
 use crate::process;
-use crate::state::State;
+use crate::report::Message;
+use crate::text;
 
 /// The official Bot API server.
 pub const TELEGRAM_API: &str = "https://api.telegram.org";
@@ -54,35 +57,12 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes of an HTTP answer read at most.
 const ANSWER_LIMIT: u64 = 64 * 1024;
 
-/// Where `openclaw` is also looked for when it is not on `PATH`.
-pub const OPENCLAW_FALLBACK: &str = "/opt/homebrew/bin/openclaw";
-
 /// The text when no Telegram chat is known (the tick exits 3).
 pub const MISSING_TARGET: &str = "ERROR: missing Telegram target. Pass --target <chat_id>.";
 
-/// A report ready to send: the whole text, and its sections so a channel can
-/// split between them (Telegram's 4096-character limit).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    /// The header line (`🛠️ Ops report (14:05:09)`).
-    pub header: String,
-    /// Each section's text, in order.
-    pub sections: Vec<String>,
-    /// When the report was made (Unix seconds).
-    pub time: f64,
-}
-
-impl Message {
-    /// The report as one text: header, blank line, sections separated by blank lines.
-    pub fn text(&self) -> String {
-        let mut out = self.header.clone();
-        for s in &self.sections {
-            out.push_str("\n\n");
-            out.push_str(s);
-        }
-        out
-    }
-}
+/// How delivery waits in place (a short Telegram `429`): the real sleep in
+/// a run; tests record the wait instead of sleeping.
+pub type Pause = Arc<dyn Fn(Duration) + Send + Sync>;
 
 /// Where and how to deliver.
 #[derive(Clone)]
@@ -91,16 +71,22 @@ pub struct Context {
     pub channels: Option<Vec<Channel>>,
     /// `--target`, which wins over every configured target.
     pub target_override: Option<String>,
-    /// The OpenClaw config (`$OPENCLAW_CONFIG_PATH`, else `<home>/openclaw.json`).
+    /// The OpenClaw config (SPEC §1).
     pub openclaw_config: PathBuf,
+    /// The OpenClaw home: its `.env` is read for `${VAR}` and tokens.
+    pub openclaw_home: PathBuf,
     /// The `PATH` searched for `openclaw`; `None`: not searched.
     pub path_env: Option<OsString>,
-    /// Tried when `openclaw` is not on `path_env` ([`OPENCLAW_FALLBACK`]).
-    pub openclaw_fallback: Option<PathBuf>,
-    /// The Bot API base URL, without a trailing slash.
-    pub telegram_api: String,
+    /// Folders searched for `openclaw` after `path_env` ([`telegram::cli_dirs`]).
+    pub openclaw_dirs: Vec<PathBuf>,
+    /// `$OPS_MONITOR_TELEGRAM_API`: the Bot API base URL, without a trailing
+    /// slash, over `apiRoot` and the official server.
+    pub telegram_api: Option<String>,
     /// `$TELEGRAM_BOT_TOKEN`, the last source of the token.
     pub env_token: Option<String>,
+    /// The process environment, for `${VAR}` and SecretRef `env` tokens in
+    /// the OpenClaw config.
+    pub env_vars: BTreeMap<String, String>,
     /// Time limit of one HTTP request.
     pub http_timeout: Duration,
     /// Time limit of a command channel and of the `openclaw` CLI.
@@ -109,6 +95,8 @@ pub struct Context {
     pub host: String,
     /// Working directory of a command channel and of the `openclaw` CLI.
     pub cwd: PathBuf,
+    /// Waits out a short `429` ([`std::thread::sleep`] unless a test swaps it).
+    pub pause: Pause,
 }
 
 impl fmt::Debug for Context {
@@ -118,22 +106,29 @@ impl fmt::Debug for Context {
             .field("channels", &self.channels)
             .field("target_override", &self.target_override)
             .field("openclaw_config", &self.openclaw_config)
+            .field("openclaw_home", &self.openclaw_home)
             .field("path_env", &self.path_env)
-            .field("openclaw_fallback", &self.openclaw_fallback)
+            .field("openclaw_dirs", &self.openclaw_dirs)
             .field("telegram_api", &self.telegram_api)
             .field("env_token", &self.env_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "env_vars",
+                &format_args!("{} variables", self.env_vars.len()),
+            )
             .field("http_timeout", &self.http_timeout)
             .field("command_timeout", &self.command_timeout)
             .field("host", &self.host)
             .field("cwd", &self.cwd)
+            .field("pause", &"<fn>")
             .finish()
     }
 }
 
 impl Context {
     /// A context that reads nothing from the environment: no `PATH` (so no
-    /// `openclaw` CLI), the official Bot API, no token from the environment,
-    /// the default time limits. Tests and callers adjust the fields.
+    /// `openclaw` CLI), the official Bot API (or the config's `apiRoot`), no
+    /// token from the environment, the OpenClaw home being the config's
+    /// folder, the default time limits. Tests and callers adjust the fields.
     pub fn new(
         channels: Option<Vec<Channel>>,
         target_override: Option<String>,
@@ -142,25 +137,32 @@ impl Context {
         Context {
             channels,
             target_override,
+            openclaw_home: openclaw_config
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("/")),
             openclaw_config,
             path_env: None,
-            openclaw_fallback: None,
-            telegram_api: TELEGRAM_API.to_string(),
+            openclaw_dirs: Vec::new(),
+            telegram_api: None,
             env_token: None,
+            env_vars: BTreeMap::new(),
             http_timeout: HTTP_TIMEOUT,
             command_timeout: COMMAND_TIMEOUT,
             host: hostname(),
             cwd: PathBuf::from("/"),
+            pause: Arc::new(std::thread::sleep),
         }
     }
 
-    /// The context of a real run: `PATH`, `$OPS_MONITOR_TELEGRAM_API` and
-    /// `$TELEGRAM_BOT_TOKEN` from the environment, `/opt/homebrew/bin/openclaw`
-    /// as a fallback, commands run in the OpenClaw config's folder.
+    /// The context of a real run: `PATH`, `$OPS_MONITOR_TELEGRAM_API`,
+    /// `$TELEGRAM_BOT_TOKEN` and the rest of the environment, the folders
+    /// OpenClaw's installers use for `openclaw`, commands run in the
+    /// OpenClaw config's folder.
     pub fn from_env(
         channels: Option<Vec<Channel>>,
         target_override: Option<String>,
-        openclaw_config: PathBuf,
+        files: &crate::paths::Files,
     ) -> Context {
         let non_empty = |name: &str| {
             std::env::var(name)
@@ -168,24 +170,27 @@ impl Context {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let mut ctx = Context::new(channels, target_override, openclaw_config);
+        let mut ctx = Context::new(channels, target_override, files.openclaw_config.clone());
+        ctx.openclaw_home = files.home.clone();
         ctx.path_env = std::env::var_os("PATH");
-        ctx.openclaw_fallback = Some(PathBuf::from(OPENCLAW_FALLBACK));
-        if let Some(api) = non_empty("OPS_MONITOR_TELEGRAM_API") {
-            ctx.telegram_api = api.trim_end_matches('/').to_string();
-        }
+        ctx.openclaw_dirs = telegram::cli_dirs(&files.user_home, &files.home);
+        ctx.telegram_api =
+            non_empty("OPS_MONITOR_TELEGRAM_API").map(|api| api.trim_end_matches('/').to_string());
         ctx.env_token = non_empty("TELEGRAM_BOT_TOKEN");
+        ctx.env_vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
         if let Some(dir) = ctx.openclaw_config.parent().filter(|d| d.is_dir()) {
             ctx.cwd = dir.to_path_buf();
         }
         ctx
     }
 
-    /// The channels to deliver to, as outbox specs.
-    fn channel_specs(&self) -> Vec<ChannelSpec> {
+    /// The channels to deliver to: `defaults.notify`, else Telegram.
+    fn channel_list(&self) -> Vec<Channel> {
         match &self.channels {
-            Some(list) => list.iter().map(ChannelSpec::from).collect(),
-            None => vec![ChannelSpec::default()],
+            Some(list) => list.clone(),
+            None => vec![Channel::default()],
         }
     }
 }
@@ -201,15 +206,15 @@ pub struct Outcome {
     pub delivered: usize,
 }
 
-/// Retry what waits in `state`'s outbox whose time has come, oldest first.
-pub fn flush_outbox(state: &mut State, ctx: &Context, now: f64) -> Outcome {
-    if state.outbox.is_empty() {
+/// Retry what waits in the outbox whose time has come, oldest first.
+pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
+    if outbox.is_empty() {
         return Outcome::default();
     }
     let mut session = Session::new(ctx);
-    let configured = ctx.channel_specs();
-    outbox::sort_oldest_first(&mut state.outbox);
-    let waiting = std::mem::take(&mut state.outbox);
+    let configured = ctx.channel_list();
+    outbox.sort_oldest_first();
+    let waiting = std::mem::take(&mut outbox.entries);
     let mut failed_channels = HashSet::new();
     let mut kept = Vec::new();
     let mut delivered = 0;
@@ -224,7 +229,7 @@ pub fn flush_outbox(state: &mut State, ctx: &Context, now: f64) -> Outcome {
             .unwrap_or(&entry.channel_spec)
             .clone();
         mark_delayed(&mut entry);
-        if try_entry(&mut session, state, &mut entry, &spec, now) {
+        if try_entry(&mut session, outbox, &mut entry, &spec, now) {
             delivered += 1;
         } else {
             failed_channels.insert(entry.channel.clone());
@@ -232,9 +237,9 @@ pub fn flush_outbox(state: &mut State, ctx: &Context, now: f64) -> Outcome {
         }
     }
     // Nothing is added to the outbox while it is taken out above.
-    kept.append(&mut state.outbox);
-    state.outbox = kept;
-    session.finish(state, delivered)
+    kept.append(&mut outbox.entries);
+    outbox.entries = kept;
+    session.finish(outbox, delivered)
 }
 
 /// An entry sent from the outbox says when it was written (SPEC §5.6), once.
@@ -257,10 +262,10 @@ fn mark_delayed(entry: &mut OutboxMessage) {
 }
 
 /// Deliver `message` through every channel; what fails goes to the outbox.
-pub fn deliver(state: &mut State, ctx: &Context, message: &Message, now: f64) -> Outcome {
+pub fn deliver(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) -> Outcome {
     let mut session = Session::new(ctx);
     let mut delivered = 0;
-    for spec in ctx.channel_specs() {
+    for spec in ctx.channel_list() {
         let mut entry = OutboxMessage::new(
             spec.clone(),
             &message.header,
@@ -268,28 +273,65 @@ pub fn deliver(state: &mut State, ctx: &Context, message: &Message, now: f64) ->
             message.time,
             now,
         );
-        if try_entry(&mut session, state, &mut entry, &spec, now) {
+        if try_entry(&mut session, outbox, &mut entry, &spec, now) {
             delivered += 1;
         } else {
-            state.outbox.push(entry);
+            outbox.entries.push(entry);
         }
     }
-    for gone in outbox::trim(state) {
+    for gone in outbox.trim() {
         session.notices.push(format!(
             "outbox full ({} kept): dropped the oldest undelivered message for {} (made {}, {} attempts)",
-            outbox::OUTBOX_KEEP,
+            OUTBOX_KEEP,
             gone.channel,
             rfc3339(gone.created_at),
             gone.attempts
         ));
     }
-    session.finish(state, delivered)
+    session.finish(outbox, delivered)
+}
+
+/// Put `message` in the outbox for every channel, due now, without sending
+/// anything (SPEC §5 step 6): the caller saves the state and then calls
+/// [`flush_outbox`], so a report is on disk before it leaves, and a crash,
+/// a full disk or a broken pipe can never deliver it twice or lose it.
+/// Entries already waiting on those channels become due too, so each
+/// channel keeps its order (oldest first, their backoff ignored).
+pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) -> Vec<String> {
+    let channels = ctx.channel_list();
+    for entry in outbox.entries.iter_mut() {
+        if channels.iter().any(|c| c.key() == entry.channel) {
+            entry.next_attempt_at = entry.next_attempt_at.min(now);
+        }
+    }
+    for spec in channels {
+        outbox.entries.push(OutboxMessage::new(
+            spec,
+            &message.header,
+            &message.sections,
+            message.time,
+            now,
+        ));
+    }
+    outbox
+        .trim()
+        .into_iter()
+        .map(|gone| {
+            format!(
+                "outbox full ({} kept): dropped the oldest undelivered message for {} (made {}, {} attempts)",
+                OUTBOX_KEEP,
+                gone.channel,
+                rfc3339(gone.created_at),
+                gone.attempts
+            )
+        })
+        .collect()
 }
 
 /// The `notify TEXT` command: retry the outbox, then deliver `text` as a
 /// one-off message through the same channels and rules.
-pub fn notify(state: &mut State, ctx: &Context, text: &str, now: f64) -> Outcome {
-    let mut outcome = flush_outbox(state, ctx, now);
+pub fn notify(outbox: &mut Outbox, ctx: &Context, text: &str, now: f64) -> Outcome {
+    let mut outcome = flush_outbox(outbox, ctx, now);
     // A text over Telegram's limit is sent in pieces, never cut.
     let pieces = split::chunks(text, split::TELEGRAM_LIMIT);
     let message = match pieces.as_slice() {
@@ -304,7 +346,7 @@ pub fn notify(state: &mut State, ctx: &Context, text: &str, now: f64) -> Outcome
             time: now,
         },
     };
-    let sent = deliver(state, ctx, &message, now);
+    let sent = deliver(outbox, ctx, &message, now);
     outcome.notices.extend(sent.notices);
     outcome.delivered += sent.delivered;
     outcome.undelivered = sent.undelivered;
@@ -331,18 +373,11 @@ pub fn redact(text: &str, secret: &str) -> String {
     out
 }
 
-/// This host's name (`gethostname`), or `localhost` when the OS has none.
+/// This host's name (`gethostname`, which is uname's node name), or
+/// `localhost` when the OS has none.
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the pointer and length describe `buf`, which outlives the call;
-    // gethostname writes at most `len` bytes into it.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".to_string();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+    let uname = rustix::system::uname();
+    let name = uname.nodename().to_string_lossy().trim().to_string();
     if name.is_empty() {
         "localhost".to_string()
     } else {
@@ -381,27 +416,31 @@ impl Failure {
 /// (redacted) error and its next attempt.
 fn try_entry(
     session: &mut Session,
-    state: &mut State,
+    outbox: &mut Outbox,
     entry: &mut OutboxMessage,
-    spec: &ChannelSpec,
+    spec: &Channel,
     now: f64,
 ) -> bool {
-    let untold = outbox::dropped_untold(state, &entry.channel);
+    let untold = outbox.dropped_untold(&entry.channel);
     let dropped_line = (untold > 0).then(|| {
         format!(
             "• ALERT: {untold} earlier message(s) for this channel could not be delivered and were dropped (outbox full)"
         )
     });
     let result = match spec {
-        ChannelSpec::Telegram { target } => {
-            telegram::send(session, target.as_deref(), entry, dropped_line.as_deref())
-        }
+        Channel::Telegram { target, account } => telegram::send(
+            session,
+            target.as_deref(),
+            account.as_deref(),
+            entry,
+            dropped_line.as_deref(),
+        ),
         other => channels::send(session, other, entry, dropped_line.as_deref()),
     };
     match result {
         Ok(()) => {
             if untold > 0 {
-                outbox::dropped_told(state, &entry.channel, untold);
+                outbox.dropped_told(&entry.channel, untold);
                 session.notices.push(format!(
                     "{}: told that {untold} dropped message(s) were lost",
                     entry.channel
@@ -427,10 +466,11 @@ fn try_entry(
 /// the notices so far.
 pub(crate) struct Session<'a> {
     pub ctx: &'a Context,
-    openclaw: Option<openclaw::Loaded>,
-    token: Option<Option<String>>,
-    /// Index 0: through the environment's proxy; 1: direct, for loopback.
-    clients: [Option<reqwest::blocking::Client>; 2],
+    /// The OpenClaw config and the tokens it gave.
+    telegram: telegram::Cache,
+    /// By route: `None` through the environment's proxy, `Some("")` direct
+    /// (loopback), `Some(url)` through a channel's own proxy.
+    clients: HashMap<Option<String>, reqwest::blocking::Client>,
     pub notices: Vec<String>,
 }
 
@@ -438,38 +478,16 @@ impl<'a> Session<'a> {
     fn new(ctx: &'a Context) -> Session<'a> {
         Session {
             ctx,
-            openclaw: None,
-            token: None,
-            clients: [None, None],
+            telegram: telegram::Cache::default(),
+            clients: HashMap::new(),
             notices: Vec::new(),
         }
-    }
-
-    /// The OpenClaw config, read on first use.
-    pub fn openclaw(&mut self) -> &openclaw::Loaded {
-        self.openclaw
-            .get_or_insert_with(|| openclaw::load(&self.ctx.openclaw_config))
-    }
-
-    /// The bot token, looked up on first use.
-    pub fn token(&mut self) -> Option<String> {
-        if self.token.is_none() {
-            let path = self.ctx.openclaw_config.clone();
-            let env_token = self.ctx.env_token.clone();
-            let doc = self.openclaw().doc().cloned();
-            self.token = Some(openclaw::token_from(
-                doc.as_ref(),
-                &path,
-                env_token.as_deref(),
-            ));
-        }
-        self.token.clone().flatten()
     }
 
     /// `text` with every token this run knows of redacted.
     pub fn redact(&mut self, text: &str) -> String {
         let mut out = text.to_string();
-        if let Some(t) = self.token() {
+        for t in telegram::known_tokens(self) {
             out = redact(&out, &t);
         }
         if let Some(t) = self.ctx.env_token.clone() {
@@ -486,7 +504,19 @@ impl<'a> Session<'a> {
         body: &Value,
         headers: &BTreeMap<String, String>,
     ) -> Result<(u16, String), String> {
-        let client = self.client(url)?;
+        self.post_json_via(url, body, headers, None)
+    }
+
+    /// `post_json` through `proxy` (a channel's own) instead of the
+    /// environment's `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY`.
+    pub fn post_json_via(
+        &mut self,
+        url: &str,
+        body: &Value,
+        headers: &BTreeMap<String, String>,
+        proxy: Option<&str>,
+    ) -> Result<(u16, String), String> {
+        let client = self.client(url, proxy)?;
         let mut request = client.post(url).json(body);
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
@@ -505,35 +535,51 @@ impl<'a> Session<'a> {
 
     /// The HTTP client, built on first use (it starts a runtime thread, which
     /// a tick that sends nothing must not pay for). Loopback addresses are
-    /// reached directly, never through a proxy from the environment.
-    fn client(&mut self, url: &str) -> Result<&reqwest::blocking::Client, String> {
-        let direct = is_loopback(url);
-        let slot = &mut self.clients[usize::from(direct)];
-        if slot.is_none() {
+    /// reached directly, never through a proxy; others through `proxy` when
+    /// given, else the environment's.
+    fn client(
+        &mut self,
+        url: &str,
+        proxy: Option<&str>,
+    ) -> Result<&reqwest::blocking::Client, String> {
+        let route = if is_loopback(url) {
+            Some(String::new())
+        } else {
+            proxy.map(str::to_string)
+        };
+        if !self.clients.contains_key(&route) {
             let mut builder = reqwest::blocking::Client::builder()
                 .timeout(self.ctx.http_timeout)
                 .user_agent(concat!("ops-monitor/", env!("CARGO_PKG_VERSION")));
-            if direct {
-                builder = builder.no_proxy();
+            match route.as_deref() {
+                Some("") => builder = builder.no_proxy(),
+                Some(p) => {
+                    // The proxy's URL may hold a password: not in the error.
+                    let proxy = reqwest::Proxy::all(p)
+                        .map_err(|_| "the channel's proxy is not a valid proxy URL".to_string())?;
+                    builder = builder.proxy(proxy);
+                }
+                None => {}
             }
-            *slot = Some(builder.build().map_err(|e| error_chain(&e))?);
+            let client = builder.build().map_err(|e| error_chain(&e))?;
+            self.clients.insert(route.clone(), client);
         }
-        Ok(slot.as_ref().expect("client was just built"))
+        Ok(self.clients.get(&route).expect("client was just built"))
     }
 
     /// The outcome: the outbox size and the notices, redacted.
-    fn finish(mut self, state: &State, delivered: usize) -> Outcome {
+    fn finish(mut self, outbox: &Outbox, delivered: usize) -> Outcome {
         let notices = std::mem::take(&mut self.notices);
         let notices = notices.iter().map(|n| self.redact(n)).collect();
         Outcome {
-            undelivered: state.outbox.len(),
+            undelivered: outbox.len(),
             notices,
             delivered,
         }
     }
 }
 
-fn is_loopback(url: &str) -> bool {
+pub(crate) fn is_loopback(url: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(url) else {
         return false;
     };
@@ -561,35 +607,16 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 /// Why a command failed, in one line: `exit=2: <last stderr line>`.
-pub(crate) fn describe_failure(out: &process::Output, timeout: Duration) -> String {
-    let last_line = out
-        .stderr
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| snippet(l, 300));
-    let how = match &out.ending {
-        process::Ending::Exited(c) => format!("exit={c}"),
-        process::Ending::Signaled(s) => format!("killed by signal {s}"),
-        process::Ending::TimedOut => format!("timed out after {} s", timeout.as_secs_f64()),
-        process::Ending::FailedToStart(why) => format!("could not start: {why}"),
-        process::Ending::Interrupted => "interrupted".to_string(),
-    };
-    match last_line {
-        Some(l) => format!("{how}: {l}"),
-        None => how,
+pub(crate) fn describe_failure(out: &process::Output) -> String {
+    match text::last_line(&out.stderr) {
+        Some(l) => format!("{}: {}", out.describe(), text::cap(l, 300)),
+        None => out.describe().to_string(),
     }
 }
 
 /// At most `max` characters of `text`'s first line, for an error message.
 pub(crate) fn snippet(text: &str, max: usize) -> String {
-    let line = text.trim().lines().next().unwrap_or("").trim();
-    let mut out: String = line.chars().take(max).collect();
-    if line.chars().count() > max {
-        out.push('…');
-    }
-    out
+    text::cap(text::first_line(text), max)
 }
 
 #[cfg(test)]

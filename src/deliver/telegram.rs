@@ -1,7 +1,12 @@
-//! The Telegram channel (SPEC §7): the target, then the `openclaw` CLI when
-//! there is one, else the Bot API — with Telegram's rules: 4096 characters a
+//! The Telegram channel (SPEC §7): the account, target and token from the
+//! OpenClaw config ([`super::openclaw`]), then the `openclaw` CLI when there
+//! is one — with the Bot API at once when the CLI fails and a token
+//! resolves — else the Bot API; with Telegram's rules: 4096 characters a
 //! message, `429` with `retry_after`, and a group that moved
 //! (`migrate_to_chat_id`).
+//!
+//! The CLI and the Bot API get the same account and chat, so both post from
+//! the same bot to the same place.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -9,20 +14,82 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::openclaw::{self, EnvSources, Inputs, Loaded, Settings, Target};
 use super::split::{split, TELEGRAM_LIMIT};
-use super::{describe_failure, openclaw, snippet, Failure, Session, MISSING_TARGET};
+use super::{describe_failure, snippet, Failure, Session, MISSING_TARGET, TELEGRAM_API};
 use crate::outbox::OutboxMessage;
 use crate::process;
 
 /// A `429` asking to wait at most this long is waited out once, in place.
 pub const SHORT_RETRY_AFTER_SECONDS: f64 = 10.0;
 
-/// How a part goes out.
-enum Via {
-    /// `openclaw message send …`
-    Cli(PathBuf),
-    /// `POST <base>/bot<token>/sendMessage`
-    Api(String),
+/// What one session keeps about Telegram: the OpenClaw config, read on
+/// first use, and every token it resolved (to redact them from all output).
+#[derive(Default)]
+pub(super) struct Cache {
+    loaded: Option<Loaded>,
+    bare_env: Option<EnvSources>,
+    tokens: Vec<String>,
+    default_checked: bool,
+}
+
+/// The OpenClaw config, read on first use.
+pub(super) fn loaded<'s>(session: &'s mut Session) -> &'s Loaded {
+    let ctx = session.ctx;
+    session.telegram.loaded.get_or_insert_with(|| {
+        openclaw::load(&ctx.openclaw_config, &ctx.openclaw_home, &process_env(ctx))
+    })
+}
+
+/// The process environment as the OpenClaw config sees it, with
+/// `$TELEGRAM_BOT_TOKEN` as the context says.
+fn process_env(ctx: &super::Context) -> std::collections::BTreeMap<String, String> {
+    let mut env = ctx.env_vars.clone();
+    env.remove("TELEGRAM_BOT_TOKEN");
+    if let Some(t) = &ctx.env_token {
+        env.insert("TELEGRAM_BOT_TOKEN".to_string(), t.clone());
+    }
+    env
+}
+
+/// The Telegram settings for a channel (its target and account, if any).
+pub(crate) fn settings(
+    session: &mut Session,
+    channel_target: Option<&str>,
+    channel_account: Option<&str>,
+) -> Settings {
+    loaded(session);
+    let ctx = session.ctx;
+    if session.telegram.bare_env.is_none() {
+        session.telegram.bare_env = Some(EnvSources::without_config(
+            &ctx.openclaw_home,
+            &process_env(ctx),
+        ));
+    }
+    let cache = &mut session.telegram;
+    let settings = openclaw::resolve(&Inputs {
+        source: cache.loaded.as_ref().and_then(Loaded::source),
+        env: cache.bare_env.as_ref().expect("just set"),
+        target_override: ctx.target_override.as_deref(),
+        channel_target,
+        channel_account,
+    });
+    if let Some(t) = settings.token.value() {
+        if !cache.tokens.iter().any(|k| k == t) {
+            cache.tokens.push(t.to_string());
+        }
+    }
+    settings
+}
+
+/// Every token this session knows of (the default account's included), for
+/// redaction.
+pub(super) fn known_tokens(session: &mut Session) -> Vec<String> {
+    if !session.telegram.default_checked {
+        session.telegram.default_checked = true;
+        settings(session, None, None);
+    }
+    session.telegram.tokens.clone()
 }
 
 /// Send `entry` (plus `extra_section`, the dropped-messages line) to
@@ -31,13 +98,21 @@ enum Via {
 pub(super) fn send(
     session: &mut Session,
     channel_target: Option<&str>,
+    channel_account: Option<&str>,
     entry: &mut OutboxMessage,
     extra_section: Option<&str>,
 ) -> Result<(), Failure> {
-    let Some(mut target) = resolve_target(session, channel_target).or(entry.target.clone()) else {
-        session.notices.push(MISSING_TARGET.to_string());
+    let settings = settings(session, channel_target, channel_account);
+    let Some(mut target) = settings
+        .target
+        .as_ref()
+        .map(|(t, _)| t.clone())
+        .or(entry.target.clone())
+    else {
+        let error = missing_target(session, &settings);
+        session.notices.push(error.clone());
         config_problem(session);
-        return Err(Failure::new(MISSING_TARGET));
+        return Err(Failure::new(error));
     };
     entry.target = Some(target.clone());
     let (header, mut sections) = entry.header_and_sections();
@@ -46,26 +121,48 @@ pub(super) fn send(
     if entry.parts_sent >= parts.len() {
         return Ok(());
     }
-    let via = match find_openclaw(
-        session.ctx.path_env.as_deref(),
-        session.ctx.openclaw_fallback.as_deref(),
-    ) {
-        Some(bin) => Via::Cli(bin),
-        None => match session.token() {
-            Some(token) => Via::Api(token),
-            None => {
-                config_problem(session);
-                return Err(Failure::new(format!(
-                    "missing Telegram bot token: set channels.telegram.botToken or tokenFile in {}, or $TELEGRAM_BOT_TOKEN",
-                    session.ctx.openclaw_config.display()
-                )));
-            }
-        },
-    };
+    let cli = find_openclaw(session.ctx.path_env.as_deref(), &session.ctx.openclaw_dirs);
+    let mut cli_failed: Option<String> = None;
     for part in &parts[entry.parts_sent..] {
-        match &via {
-            Via::Cli(bin) => send_cli(session, bin, &target, part)?,
-            Via::Api(token) => send_api(session, token, &mut target, part)?,
+        let by_cli = match (&cli, &cli_failed) {
+            (Some(bin), None) => {
+                match send_cli(session, bin, &target, settings.account.id.as_deref(), part) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        cli_failed = Some(e);
+                        false
+                    }
+                }
+            }
+            _ => false,
+        };
+        if !by_cli {
+            let Some(token) = settings.token.value() else {
+                config_problem(session);
+                let why = match &settings.token {
+                    openclaw::Token::Missing { why } => why.clone(),
+                    openclaw::Token::Found { .. } => unreachable!("no value"),
+                };
+                return Err(Failure::new(match &cli_failed {
+                    Some(e) => format!("{e}; no token for the Bot API: {why}"),
+                    None => format!(
+                        "missing Telegram bot token: {why} (OpenClaw config: {})",
+                        session.ctx.openclaw_config.display()
+                    ),
+                }));
+            };
+            send_api(session, &settings, token, &mut target, part).map_err(|mut f| {
+                if let Some(e) = &cli_failed {
+                    f.error = format!("{e}; then the Bot API: {}", f.error);
+                }
+                f
+            })?;
+            if let Some(e) = &cli_failed {
+                let note = format!("telegram: {e}; sent by the Bot API instead");
+                if !session.notices.contains(&note) {
+                    session.notices.push(note);
+                }
+            }
         }
         entry.target = Some(target.clone());
         entry.parts_sent += 1;
@@ -73,35 +170,60 @@ pub(super) fn send(
     Ok(())
 }
 
-/// `--target`, else the channel's own target, else the OpenClaw config's.
-fn resolve_target(session: &mut Session, channel_target: Option<&str>) -> Option<String> {
-    let given = |t: Option<&str>| {
-        t.map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
+/// `ERROR: missing Telegram target …` with every place looked at and the
+/// OpenClaw config read (or that none was found).
+fn missing_target(session: &mut Session, settings: &Settings) -> String {
+    let path = session.ctx.openclaw_config.display().to_string();
+    let config = match loaded(session) {
+        Loaded::Doc(s) if s.includes.is_empty() => format!("OpenClaw config read: {path}"),
+        Loaded::Doc(s) => format!(
+            "OpenClaw config read: {path} (with {})",
+            s.includes
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Loaded::Missing => format!("no OpenClaw config found (looked for {path})"),
+        Loaded::Broken(_) => format!("the OpenClaw config {path} could not be read"),
     };
-    given(session.ctx.target_override.as_deref())
-        .or_else(|| given(channel_target))
-        .or_else(|| session.openclaw().doc().and_then(openclaw::default_target))
+    format!(
+        "{MISSING_TARGET} Looked at: {}. {config}.",
+        settings.looked.join("; ")
+    )
 }
 
 /// Tell the operator the OpenClaw config could not be read, when that is
 /// why a target or token is missing.
 fn config_problem(session: &mut Session) {
-    if let openclaw::Loaded::Broken(why) = session.openclaw().clone() {
+    if let Loaded::Broken(why) = loaded(session).clone() {
         if !session.notices.contains(&why) {
             session.notices.push(why);
         }
     }
 }
 
-/// An executable `openclaw` on `path`, else `fallback` if it is one.
-pub(super) fn find_openclaw(path: Option<&OsStr>, fallback: Option<&Path>) -> Option<PathBuf> {
+/// Where OpenClaw's installers put `openclaw`, after `PATH` (SPEC §7 step 5;
+/// cron's `PATH` has none of them): `~/.openclaw/bin`, `<home>/bin`,
+/// `~/.local/bin`, `~/.npm-global/bin`, `/opt/homebrew/bin`, `/usr/local/bin`.
+pub fn cli_dirs(user_home: &Path, openclaw_home: &Path) -> Vec<PathBuf> {
+    vec![
+        user_home.join(".openclaw").join("bin"),
+        openclaw_home.join("bin"),
+        user_home.join(".local").join("bin"),
+        user_home.join(".npm-global").join("bin"),
+        PathBuf::from("/opt/homebrew/bin"),
+        PathBuf::from("/usr/local/bin"),
+    ]
+}
+
+/// An executable `openclaw` on `path`, else in the first of `dirs` that has one.
+pub(crate) fn find_openclaw(path: Option<&OsStr>, dirs: &[PathBuf]) -> Option<PathBuf> {
     path.into_iter()
         .flat_map(std::env::split_paths)
         .filter(|dir| !dir.as_os_str().is_empty())
+        .chain(dirs.iter().cloned())
         .map(|dir| dir.join("openclaw"))
-        .chain(fallback.map(Path::to_path_buf))
         .find(|p| is_executable(p))
 }
 
@@ -112,56 +234,115 @@ fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-fn send_cli(session: &mut Session, bin: &Path, target: &str, text: &str) -> Result<(), Failure> {
-    let argv: Vec<String> = [
+/// The argv of `openclaw message send` for `target` (SPEC §7 step 5): the
+/// chat without any `tg:` prefix or topic, `--account` when an account was
+/// chosen, `--thread-id` for a topic other than General.
+pub(crate) fn cli_argv(bin: &Path, target: &str, account: Option<&str>, text: &str) -> Vec<String> {
+    let (chat, thread) = parse_target(target);
+    let mut argv: Vec<String> = [
         bin.display().to_string().as_str(),
         "message",
         "send",
         "--channel",
         "telegram",
         "--target",
-        target,
+        &chat,
         "--message",
         text,
+        "--json",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if let Some(a) = account {
+        argv.extend(["--account".to_string(), a.to_string()]);
+    }
+    if let Some(t) = thread {
+        argv.extend(["--thread-id".to_string(), t.to_string()]);
+    }
+    argv
+}
+
+fn send_cli(
+    session: &mut Session,
+    bin: &Path,
+    target: &str,
+    account: Option<&str>,
+    text: &str,
+) -> Result<(), String> {
+    let argv = cli_argv(bin, target, account, text);
     let out = process::run(&process::Spec::new(
         &argv,
         &session.ctx.cwd,
         session.ctx.command_timeout,
     ));
-    if out.success() {
-        return Ok(());
+    if !out.success() {
+        return Err(format!("openclaw message send: {}", describe_failure(&out)));
     }
-    Err(Failure::new(format!(
-        "openclaw message send: {}",
-        describe_failure(&out, session.ctx.command_timeout)
-    )))
+    // `--json`: `{action, channel, dryRun, handledBy, payload}`; a send that
+    // was suppressed exits 0 too. An answer that is not JSON (an older CLI)
+    // is taken at its exit code.
+    let answer = json_answer(&out.stdout);
+    match answer
+        .as_ref()
+        .and_then(|a| a.get("handledBy"))
+        .and_then(Value::as_str)
+    {
+        Some("silent") => Err(
+            "openclaw message send: the send was suppressed (handledBy: \"silent\"), not delivered"
+                .to_string(),
+        ),
+        _ => Ok(()),
+    }
 }
 
-/// `CHAT:THREAD` → the chat and the forum topic; anything else is a chat.
+/// The JSON object a command printed, also after lines of log output.
+fn json_answer(stdout: &str) -> Option<Value> {
+    let text = stdout.trim();
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .or_else(|| {
+            let start = text.find('{')?;
+            serde_json::from_str::<Value>(&text[start..]).ok()
+        })
+        .or_else(|| {
+            text.lines()
+                .rev()
+                .find_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+        })
+        .filter(Value::is_object)
+}
+
+/// A target → the chat and the forum topic (none for the General topic);
+/// a target that is no chat id at all is sent as written, for Telegram to judge.
 pub(super) fn parse_target(target: &str) -> (String, Option<i64>) {
-    if let Some((chat, thread)) = target.rsplit_once(':') {
-        if !chat.is_empty() {
-            if let Ok(t) = thread.trim().parse::<i64>() {
-                return (chat.trim().to_string(), Some(t));
-            }
-        }
+    match Target::parse(target) {
+        Some(t) => (t.chat, t.thread),
+        None => (target.trim().to_string(), None),
     }
-    (target.trim().to_string(), None)
+}
+
+/// The Bot API base: `$OPS_MONITOR_TELEGRAM_API`, else the account's or
+/// channel's `apiRoot`, else the official server.
+pub(crate) fn api_base(session: &Session, settings: &Settings) -> String {
+    session
+        .ctx
+        .telegram_api
+        .clone()
+        .or_else(|| settings.api_root.clone())
+        .unwrap_or_else(|| TELEGRAM_API.to_string())
 }
 
 /// One part through the Bot API. A short `429` is waited out once; a group
 /// that moved is followed once (and `target` becomes the new chat).
 fn send_api(
     session: &mut Session,
+    settings: &Settings,
     token: &str,
     target: &mut String,
     text: &str,
 ) -> Result<(), Failure> {
-    let url = format!("{}/bot{token}/sendMessage", session.ctx.telegram_api);
+    let url = format!("{}/bot{token}/sendMessage", api_base(session, settings));
     let mut waited = false;
     let mut migrated = false;
     loop {
@@ -175,7 +356,7 @@ fn send_api(
             body["message_thread_id"] = json!(t);
         }
         let (status, answer_text) = session
-            .post_json(&url, &body, &Default::default())
+            .post_json_via(&url, &body, &Default::default(), settings.proxy.as_deref())
             .map_err(|e| Failure::new(format!("Telegram: {e}")))?;
         let answer: Value = serde_json::from_str(&answer_text).unwrap_or(Value::Null);
         if answer.get("ok") == Some(&Value::Bool(true)) {
@@ -196,7 +377,7 @@ fn send_api(
             if let Some(r) = retry_after.filter(|r| *r <= SHORT_RETRY_AFTER_SECONDS) {
                 if !waited {
                     waited = true;
-                    std::thread::sleep(Duration::from_secs_f64(r));
+                    (session.ctx.pause)(Duration::from_secs_f64(r));
                     continue;
                 }
             }

@@ -1,145 +1,22 @@
-//! Delivery against real things: a `tiny_http` server on 127.0.0.1 standing
-//! in for the Bot API and the webhook, real files, real `/bin/sh` scripts.
-//! Nothing here reaches any address but loopback.
+//! Delivery against real things: the loopback server of `testkit` (shared
+//! with the integration tests) standing in for the Bot API and the webhook,
+//! real files, real `/bin/sh` scripts. Nothing here reaches any address but
+//! loopback, and no test waits out a delay: delivery's pause is recorded,
+//! and a server too slow to answer is left behind when the test ends.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Mutex;
 
 use serde_json::{json, Value};
+use testkit::{refused_url, Server, OK};
 
 use super::split::{CUT_MARKER, TELEGRAM_LIMIT};
 use super::*;
 use crate::outbox::OUTBOX_KEEP;
+use crate::state::State;
 
 const SENTINEL: &str = "123456:SENTINEL-TOKEN-xyz";
-const OK: (u16, &str) = (200, r#"{"ok":true,"result":{"message_id":1}}"#);
-
-#[derive(Debug, Clone)]
-struct Req {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Req {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).expect("request body is JSON")
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-type Responder = Box<dyn Fn(usize, &Req) -> (u16, String) + Send>;
-
-/// A loopback HTTP server answering with a replaceable responder and
-/// remembering every request.
-struct Server {
-    url: String,
-    requests: Arc<Mutex<Vec<Req>>>,
-    responder: Arc<Mutex<Responder>>,
-    server: Arc<tiny_http::Server>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn new(respond: impl Fn(usize, &Req) -> (u16, String) + Send + 'static) -> Server {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let responder: Arc<Mutex<Responder>> = Arc::new(Mutex::new(Box::new(respond)));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (server, requests, responder, stop) = (
-                server.clone(),
-                requests.clone(),
-                responder.clone(),
-                stop.clone(),
-            );
-            std::thread::spawn(move || loop {
-                let mut rq = match server.recv() {
-                    Ok(rq) => rq,
-                    Err(_) if stop.load(Ordering::SeqCst) => break,
-                    Err(_) => continue,
-                };
-                let mut body = String::new();
-                rq.as_reader().read_to_string(&mut body).unwrap();
-                let req = Req {
-                    method: rq.method().to_string(),
-                    path: rq.url().to_string(),
-                    headers: rq
-                        .headers()
-                        .iter()
-                        .map(|h| (h.field.to_string(), h.value.to_string()))
-                        .collect(),
-                    body,
-                };
-                let n = {
-                    let mut all = requests.lock().unwrap();
-                    all.push(req.clone());
-                    all.len() - 1
-                };
-                let (status, text) = (responder.lock().unwrap())(n, &req);
-                let header: tiny_http::Header = "Content-Type: application/json".parse().unwrap();
-                let _ = rq.respond(
-                    tiny_http::Response::from_string(text)
-                        .with_status_code(status)
-                        .with_header(header),
-                );
-            })
-        };
-        Server {
-            url: format!("http://127.0.0.1:{port}"),
-            requests,
-            responder,
-            server,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn always(status: u16, body: &str) -> Server {
-        let body = body.to_string();
-        Server::new(move |_, _| (status, body.clone()))
-    }
-
-    fn answer(&self, status: u16, body: &str) {
-        let body = body.to_string();
-        *self.responder.lock().unwrap() = Box::new(move |_, _| (status, body.clone()));
-    }
-
-    fn requests(&self) -> Vec<Req> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// A loopback URL where nothing listens (connection refused).
-fn refused_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
-}
 
 /// A context for tests: Telegram through `api`, the sentinel token from the
 /// environment slot, no `openclaw` on PATH, an OpenClaw config that does not
@@ -150,13 +27,22 @@ fn ctx(dir: &Path, api: &str, channels: Option<Vec<Channel>>, target: Option<&st
         target.map(str::to_string),
         dir.join("openclaw.json"),
     );
-    c.telegram_api = api.to_string();
+    c.telegram_api = Some(api.to_string());
     c.env_token = Some(SENTINEL.to_string());
     c.http_timeout = Duration::from_secs(5);
     c.command_timeout = Duration::from_secs(10);
     c.host = "testhost".to_string();
     c.cwd = dir.to_path_buf();
+    c.pause = Arc::new(|d| panic!("delivery paused {d:?} where no test expects it"));
     c
+}
+
+/// Make `c` record its pauses instead of sleeping; the record.
+fn record_pauses(c: &mut Context) -> Arc<Mutex<Vec<Duration>>> {
+    let paused = Arc::new(Mutex::new(Vec::new()));
+    let record = paused.clone();
+    c.pause = Arc::new(move |d| record.lock().unwrap().push(d));
+    paused
 }
 
 fn msg(header: &str, sections: &[&str], time: f64) -> Message {
@@ -175,18 +61,14 @@ fn assert_no_token(state: &State, outcome: &Outcome) {
     }
     let text = state.to_file_text();
     assert!(!text.contains("SENTINEL"), "token in state: {text}");
-    for e in &state.outbox {
+    for e in &state.outbox.entries {
         let err = e.last_error.as_deref().unwrap_or("");
         assert!(!err.contains("SENTINEL"), "token in stored error: {err}");
     }
 }
 
 fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+    testkit::script(&dir.join(name), body)
 }
 
 // ---------------------------------------------------------------- Bot API
@@ -197,7 +79,12 @@ fn bot_api_request_is_exact() {
     let server = Server::always(OK.0, OK.1);
     let c = ctx(dir.path(), &server.url, None, Some("12345"));
     let mut state = State::default();
-    let out = deliver(&mut state, &c, &msg("🛠️ Ops report", &["• a"], 1.0), 100.0);
+    let out = deliver(
+        &mut state.outbox,
+        &c,
+        &msg("🛠️ Ops report", &["• a"], 1.0),
+        100.0,
+    );
     assert_eq!(
         out,
         Outcome {
@@ -230,7 +117,7 @@ fn a_thread_target_sends_the_topic() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::always(OK.0, OK.1);
     let c = ctx(dir.path(), &server.url, None, Some("-100500:42"));
-    let out = deliver(&mut State::default(), &c, &msg("h", &[], 1.0), 1.0);
+    let out = deliver(&mut Outbox::default(), &c, &msg("h", &[], 1.0), 1.0);
     assert_eq!(out.delivered, 1);
     let body = server.requests()[0].json();
     assert_eq!(body["chat_id"], "-100500");
@@ -260,7 +147,7 @@ fn target_sources_in_order() {
         let mut c = ctx(dir.path(), &server.url, channels, target);
         c.env_token = None; // the token must come from tokenFile
         let before = server.requests().len();
-        let out = deliver(&mut State::default(), &c, &msg("h", &[], 1.0), 1.0);
+        let out = deliver(&mut Outbox::default(), &c, &msg("h", &[], 1.0), 1.0);
         assert_eq!(out.delivered, 1, "{:?}", out.notices);
         let reqs = server.requests();
         assert_eq!(reqs.len(), before + 1);
@@ -269,6 +156,7 @@ fn target_sources_in_order() {
     };
     let channel = Some(vec![Channel::Telegram {
         target: Some("888".into()),
+        account: None,
     }]);
     assert_eq!(chat(channel.clone(), Some("999")), "999", "--target wins");
     assert_eq!(chat(channel, None), "888", "then the channel's target");
@@ -294,10 +182,13 @@ fn missing_target_is_an_error_and_kept() {
     let server = Server::always(OK.0, OK.1);
     let c = ctx(dir.path(), &server.url, None, None);
     let mut state = State::default();
-    let out = deliver(&mut state, &c, &msg("h", &["s"], 1.0), 10.0);
+    let out = deliver(&mut state.outbox, &c, &msg("h", &["s"], 1.0), 10.0);
     assert_eq!(out.undelivered, 1);
+    // SPEC §7 step 3: the error names where it looked and the config read.
     assert!(
-        out.notices.iter().any(|n| n == MISSING_TARGET),
+        out.notices.iter().any(|n| n.starts_with(MISSING_TARGET)
+            && n.contains("Looked at: --target (not given)")
+            && n.contains("could not be read")),
         "{:?}",
         out.notices
     );
@@ -305,12 +196,16 @@ fn missing_target_is_an_error_and_kept() {
         .notices
         .iter()
         .any(|n| n.contains("cannot read OpenClaw config")));
-    assert_eq!(state.outbox[0].last_error.as_deref(), Some(MISSING_TARGET));
+    assert!(state.outbox.entries[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .starts_with(MISSING_TARGET));
     assert!(server.requests().is_empty());
 
     // Given a target later, the kept message goes out.
     let c = ctx(dir.path(), &server.url, None, Some("42"));
-    let out = flush_outbox(&mut state, &c, 100.0);
+    let out = flush_outbox(&mut state.outbox, &c, 100.0);
     assert_eq!((out.delivered, out.undelivered), (1, 0));
     // Sent from the outbox: it says when it was written (SPEC §5.6).
     assert_eq!(
@@ -326,9 +221,9 @@ fn missing_token_is_an_error_and_kept() {
     let mut c = ctx(dir.path(), &server.url, None, Some("1"));
     c.env_token = None;
     let mut state = State::default();
-    let out = deliver(&mut state, &c, &msg("h", &[], 1.0), 1.0);
+    let out = deliver(&mut state.outbox, &c, &msg("h", &[], 1.0), 1.0);
     assert_eq!(out.undelivered, 1);
-    assert!(state.outbox[0]
+    assert!(state.outbox.entries[0]
         .last_error
         .as_deref()
         .unwrap()
@@ -376,10 +271,10 @@ fn failures_go_to_the_outbox_with_the_reason_and_no_token() {
     for (url, _server, expected) in &cases {
         let c = ctx(dir.path(), url, None, Some("1"));
         let mut state = State::default();
-        let out = deliver(&mut state, &c, &msg("h", &[], 1.0), 1000.0);
+        let out = deliver(&mut state.outbox, &c, &msg("h", &[], 1.0), 1000.0);
         assert_eq!(out.undelivered, 1);
         assert_eq!(out.delivered, 0);
-        let e = &state.outbox[0];
+        let e = &state.outbox.entries[0];
         let err = e.last_error.as_deref().unwrap();
         assert!(err.contains(expected), "{err:?} lacks {expected:?}");
         assert_eq!(e.attempts, 1);
@@ -404,18 +299,25 @@ fn a_short_429_is_waited_out_once() {
         _ => (OK.0, OK.1.into()),
     }
     });
-    let c = ctx(dir.path(), &server.url, None, Some("1"));
+    let mut c = ctx(dir.path(), &server.url, None, Some("1"));
+    let paused = record_pauses(&mut c);
     let mut state = State::default();
-    let out = deliver(&mut state, &c, &msg("h", &[], 1.0), 1.0);
+    let out = deliver(&mut state.outbox, &c, &msg("h", &[], 1.0), 1.0);
     assert_eq!((out.delivered, out.undelivered), (1, 0));
     assert_eq!(server.requests().len(), 2);
+    assert_eq!(*paused.lock().unwrap(), [Duration::from_secs(1)]);
 
     // Twice in a row: kept, to be tried after retry_after.
     server.answer(429, r#"{"ok":false,"error_code":429,"description":"Too Many Requests","parameters":{"retry_after":1}}"#);
-    let out = deliver(&mut state, &c, &msg("h", &[], 1.0), 500.0);
+    let out = deliver(&mut state.outbox, &c, &msg("h", &[], 1.0), 500.0);
     assert_eq!(out.undelivered, 1);
     assert_eq!(server.requests().len(), 4);
-    assert_eq!(state.outbox[0].next_attempt_at, 501.0);
+    assert_eq!(state.outbox.entries[0].next_attempt_at, 501.0);
+    assert_eq!(
+        *paused.lock().unwrap(),
+        [Duration::from_secs(1); 2],
+        "waited once per message, not again"
+    );
 }
 
 #[test]
@@ -428,15 +330,15 @@ fn a_long_429_goes_to_the_outbox_with_its_delay() {
     let c = ctx(dir.path(), &server.url, None, Some("1"));
     let mut state = State::default();
     let started = std::time::Instant::now();
-    let out = deliver(&mut state, &c, &msg("h", &[], 1.0), 1000.0);
+    let out = deliver(&mut state.outbox, &c, &msg("h", &[], 1.0), 1000.0);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "did not wait 300 s"
     );
     assert_eq!(out.undelivered, 1);
     assert_eq!(server.requests().len(), 1);
-    assert_eq!(state.outbox[0].next_attempt_at, 1300.0);
-    assert!(state.outbox[0]
+    assert_eq!(state.outbox.entries[0].next_attempt_at, 1300.0);
+    assert!(state.outbox.entries[0]
         .last_error
         .as_deref()
         .unwrap()
@@ -444,10 +346,10 @@ fn a_long_429_goes_to_the_outbox_with_its_delay() {
 
     // Not due before then; due after.
     server.answer(OK.0, OK.1);
-    let out = flush_outbox(&mut state, &c, 1200.0);
+    let out = flush_outbox(&mut state.outbox, &c, 1200.0);
     assert_eq!((out.delivered, out.undelivered), (0, 1));
     assert_eq!(server.requests().len(), 1);
-    let out = flush_outbox(&mut state, &c, 1300.0);
+    let out = flush_outbox(&mut state.outbox, &c, 1300.0);
     assert_eq!((out.delivered, out.undelivered), (1, 0));
 }
 
@@ -462,7 +364,7 @@ fn a_migrated_group_is_followed_and_reported() {
         }
     });
     let c = ctx(dir.path(), &server.url, None, Some("-100:7"));
-    let out = deliver(&mut State::default(), &c, &msg("h", &[], 1.0), 1.0);
+    let out = deliver(&mut Outbox::default(), &c, &msg("h", &[], 1.0), 1.0);
     assert_eq!((out.delivered, out.undelivered), (1, 0));
     let reqs = server.requests();
     assert_eq!(reqs.len(), 2);
@@ -486,29 +388,29 @@ fn the_outbox_is_kept_and_delivered_oldest_first_once_the_server_recovers() {
     let server = Server::always(500, r#"{"ok":false,"description":"down"}"#);
     let c = ctx(dir.path(), &server.url, None, Some("1"));
     let mut state = State::default();
-    deliver(&mut state, &c, &msg("A", &[], 1.0), 1000.0);
-    deliver(&mut state, &c, &msg("B", &[], 2.0), 1010.0);
+    deliver(&mut state.outbox, &c, &msg("A", &[], 1.0), 1000.0);
+    deliver(&mut state.outbox, &c, &msg("B", &[], 2.0), 1010.0);
     assert_eq!(state.outbox.len(), 2);
     // Through the state file, as between two ticks.
     let mut state = crate::state::parse(state.to_file_text().as_bytes()).unwrap();
 
     // Nothing due yet: nothing is tried.
-    let out = flush_outbox(&mut state, &c, 1020.0);
+    let out = flush_outbox(&mut state.outbox, &c, 1020.0);
     assert_eq!((out.delivered, out.undelivered), (0, 2));
     assert_eq!(server.requests().len(), 2);
 
     // A is due and fails again: its backoff grows; B waits its turn untried.
-    let out = flush_outbox(&mut state, &c, 1070.0);
+    let out = flush_outbox(&mut state.outbox, &c, 1070.0);
     assert_eq!(out.undelivered, 2);
     assert_eq!(server.requests().len(), 3);
     let delayed = |h: &str, t: f64| format!("{h} {}", crate::report::delayed_note(t));
-    assert_eq!(state.outbox[0].text, delayed("A", 1.0));
-    assert_eq!(state.outbox[0].attempts, 2);
-    assert_eq!(state.outbox[0].next_attempt_at, 1070.0 + 120.0);
-    assert_eq!(state.outbox[1].attempts, 1);
+    assert_eq!(state.outbox.entries[0].text, delayed("A", 1.0));
+    assert_eq!(state.outbox.entries[0].attempts, 2);
+    assert_eq!(state.outbox.entries[0].next_attempt_at, 1070.0 + 120.0);
+    assert_eq!(state.outbox.entries[1].attempts, 1);
 
     server.answer(OK.0, OK.1);
-    let out = flush_outbox(&mut state, &c, 2000.0);
+    let out = flush_outbox(&mut state.outbox, &c, 2000.0);
     assert_eq!((out.delivered, out.undelivered), (2, 0));
     let texts: Vec<String> = server.requests()[3..]
         .iter()
@@ -518,7 +420,7 @@ fn the_outbox_is_kept_and_delivered_oldest_first_once_the_server_recovers() {
     assert!(state.outbox.is_empty());
 
     // Delivered is gone: a later flush sends nothing.
-    let out = flush_outbox(&mut state, &c, 9000.0);
+    let out = flush_outbox(&mut state.outbox, &c, 9000.0);
     assert_eq!(out, Outcome::default());
     assert_eq!(server.requests().len(), 5);
 }
@@ -531,7 +433,7 @@ fn a_full_outbox_drops_the_oldest_and_says_so_once() {
     let mut last = Outcome::default();
     for i in 0..OUTBOX_KEEP + 2 {
         last = deliver(
-            &mut state,
+            &mut state.outbox,
             &down,
             &msg(&format!("m{i}"), &[], 1.0),
             i as f64,
@@ -539,8 +441,8 @@ fn a_full_outbox_drops_the_oldest_and_says_so_once() {
     }
     assert_eq!(state.outbox.len(), OUTBOX_KEEP);
     assert_eq!(last.undelivered, OUTBOX_KEEP);
-    assert_eq!(state.outbox_dropped, 2);
-    assert_eq!(state.outbox[0].text, "m2");
+    assert_eq!(state.outbox.dropped, 2);
+    assert_eq!(state.outbox.entries[0].text, "m2");
     assert!(last
         .notices
         .iter()
@@ -549,7 +451,7 @@ fn a_full_outbox_drops_the_oldest_and_says_so_once() {
 
     let server = Server::always(OK.0, OK.1);
     let up = ctx(dir.path(), &server.url, None, Some("1"));
-    let out = flush_outbox(&mut state, &up, 1.0e6);
+    let out = flush_outbox(&mut state.outbox, &up, 1.0e6);
     assert_eq!((out.delivered, out.undelivered), (OUTBOX_KEEP, 0));
     let reqs = server.requests();
     let first = reqs[0].json()["text"].as_str().unwrap().to_string();
@@ -559,7 +461,7 @@ fn a_full_outbox_drops_the_oldest_and_says_so_once() {
         "{first}"
     );
     assert_eq!(reqs[1].json()["text"], format!("m3 {note}"), "said once");
-    assert_eq!(state.outbox_dropped, 0);
+    assert_eq!(state.outbox.dropped, 0);
     assert!(!state.to_file_text().contains("outboxDropped"));
 }
 
@@ -574,14 +476,14 @@ fn splitting_at_exactly_the_limit_with_non_ascii_text() {
     let b: String = "é".repeat(TELEGRAM_LIMIT - used - 2000 - 2);
     let message = msg(header, &[&a, &b], 1.0);
     assert_eq!(message.text().chars().count(), TELEGRAM_LIMIT);
-    deliver(&mut State::default(), &c, &message, 1.0);
+    deliver(&mut Outbox::default(), &c, &message, 1.0);
     assert_eq!(server.requests().len(), 1);
     assert_eq!(server.requests()[0].json()["text"], message.text());
 
     // One character more: two parts, in order, the header on the first.
     let b1 = format!("{b}é");
     deliver(
-        &mut State::default(),
+        &mut Outbox::default(),
         &c,
         &msg(header, &[&a, &b1], 1.0),
         1.0,
@@ -593,7 +495,7 @@ fn splitting_at_exactly_the_limit_with_non_ascii_text() {
 
     // A single section over the limit is cut with the marker.
     let huge = "ж".repeat(5000);
-    deliver(&mut State::default(), &c, &msg(header, &[&huge], 1.0), 1.0);
+    deliver(&mut Outbox::default(), &c, &msg(header, &[&huge], 1.0), 1.0);
     let reqs = server.requests();
     assert_eq!(reqs.len(), 5);
     let cut = reqs[4].json()["text"].as_str().unwrap().to_string();
@@ -612,12 +514,12 @@ fn parts_already_delivered_are_not_sent_again() {
     let a = "a".repeat(3000);
     let b = "b".repeat(3000);
     let mut state = State::default();
-    let out = deliver(&mut state, &c, &msg("H", &[&a, &b], 1.0), 1.0);
+    let out = deliver(&mut state.outbox, &c, &msg("H", &[&a, &b], 1.0), 1.0);
     assert_eq!(out.undelivered, 1);
-    assert_eq!(state.outbox[0].parts_sent, 1);
+    assert_eq!(state.outbox.entries[0].parts_sent, 1);
 
     server.answer(OK.0, OK.1);
-    let out = flush_outbox(&mut state, &c, 1000.0);
+    let out = flush_outbox(&mut state.outbox, &c, 1000.0);
     assert_eq!((out.delivered, out.undelivered), (1, 0));
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
@@ -644,17 +546,19 @@ fn the_openclaw_cli_is_used_when_on_path() {
     let mut c = ctx(dir.path(), &refused_url(), None, Some("-100:5"));
     c.path_env = Some(std::env::join_paths([dir.path().join("nothing"), bin.clone()]).unwrap());
     let mut state = State::default();
-    let out = deliver(&mut state, &c, &msg("héllo", &["• x"], 1.0), 1.0);
+    let out = deliver(&mut state.outbox, &c, &msg("héllo", &["• x"], 1.0), 1.0);
     assert_eq!(
         (out.delivered, out.undelivered),
         (1, 0),
         "{:?}",
         out.notices
     );
+    // SPEC §7 step 5: the chat without its topic, the topic as --thread-id,
+    // and --json to tell a suppressed send from a delivered one.
     let got = std::fs::read_to_string(&args).unwrap();
     assert_eq!(
         got,
-        "message\nsend\n--channel\ntelegram\n--target\n-100:5\n--message\nhéllo\n\n• x\n"
+        "message\nsend\n--channel\ntelegram\n--target\n-100\n--message\nhéllo\n\n• x\n--json\n--thread-id\n5\n"
     );
 
     write_script(
@@ -662,27 +566,35 @@ fn the_openclaw_cli_is_used_when_on_path() {
         "openclaw",
         "echo noise >&2; echo 'gateway not running' >&2; exit 2",
     );
-    let out = deliver(&mut state, &c, &msg("h", &[], 1.0), 1.0);
+    let out = deliver(&mut state.outbox, &c, &msg("h", &[], 1.0), 1.0);
     assert_eq!(out.undelivered, 1);
-    assert_eq!(
-        state.outbox[0].last_error.as_deref(),
-        Some("openclaw message send: exit=2: gateway not running")
+    // The CLI failed and a token resolves: the Bot API was tried at once
+    // (and here refused the connection), so both reasons are kept.
+    let err = state.outbox.entries[0].last_error.clone().unwrap();
+    assert!(
+        err.starts_with(
+            "openclaw message send: exit=2: gateway not running; then the Bot API: Telegram: "
+        ),
+        "{err}"
     );
+    assert_no_token(&state, &out);
 }
 
 #[test]
-fn the_fallback_openclaw_is_used_when_not_on_path() {
+fn the_install_folders_are_searched_when_openclaw_is_not_on_path() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("ran");
-    let bin = write_script(
-        dir.path(),
-        "openclaw-fallback",
+    let install = dir.path().join("home/.openclaw/bin");
+    std::fs::create_dir_all(&install).unwrap();
+    write_script(
+        &install,
+        "openclaw",
         &format!("touch '{}'", marker.display()),
     );
     let mut c = ctx(dir.path(), &refused_url(), None, Some("1"));
     c.path_env = Some("".into());
-    c.openclaw_fallback = Some(bin);
-    let out = deliver(&mut State::default(), &c, &msg("h", &[], 1.0), 1.0);
+    c.openclaw_dirs = vec![dir.path().join("nothing"), install];
+    let out = deliver(&mut Outbox::default(), &c, &msg("h", &[], 1.0), 1.0);
     assert_eq!(out.delivered, 1);
     assert!(marker.exists());
 }
@@ -701,7 +613,7 @@ fn webhook_posts_the_payload_with_its_headers() {
     }];
     let c = ctx(dir.path(), &refused_url(), Some(channels), None);
     let out = deliver(
-        &mut State::default(),
+        &mut Outbox::default(),
         &c,
         &msg("H", &["• a", "• b"], 1714564800.0),
         1.0,
@@ -722,10 +634,10 @@ fn webhook_posts_the_payload_with_its_headers() {
 
     server.answer(503, "busy");
     let mut state = State::default();
-    let out = deliver(&mut state, &c, &msg("H", &[], 1.0), 1.0);
+    let out = deliver(&mut state.outbox, &c, &msg("H", &[], 1.0), 1.0);
     assert_eq!(out.undelivered, 1);
     assert_eq!(
-        state.outbox[0].last_error.as_deref(),
+        state.outbox.entries[0].last_error.as_deref(),
         Some("webhook HTTP 503: busy")
     );
 }
@@ -741,8 +653,8 @@ fn file_channel_appends_json_lines_and_makes_folders() {
         None,
     );
     let mut state = State::default();
-    deliver(&mut state, &c, &msg("H", &["• 漢"], 0.0), 1.0);
-    let out = deliver(&mut state, &c, &msg("H2", &[], 0.5), 2.0);
+    deliver(&mut state.outbox, &c, &msg("H", &["• 漢"], 0.0), 1.0);
+    let out = deliver(&mut state.outbox, &c, &msg("H2", &[], 0.5), 2.0);
     assert_eq!((out.delivered, out.undelivered), (1, 0));
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<Value> = text
@@ -765,9 +677,9 @@ fn file_channel_appends_json_lines_and_makes_folders() {
         Some(vec![Channel::File { path: blocked }]),
         None,
     );
-    let out = deliver(&mut state, &c, &msg("H", &[], 0.0), 1.0);
+    let out = deliver(&mut state.outbox, &c, &msg("H", &[], 0.0), 1.0);
     assert_eq!(out.undelivered, 1);
-    assert!(state.outbox[0]
+    assert!(state.outbox.entries[0]
         .last_error
         .as_deref()
         .unwrap()
@@ -786,7 +698,7 @@ fn command_channel_gets_the_report_on_stdin() {
         ],
     }];
     let c = ctx(dir.path(), &refused_url(), Some(channels), None);
-    let out = deliver(&mut State::default(), &c, &msg("H", &["• ünï"], 1.0), 1.0);
+    let out = deliver(&mut Outbox::default(), &c, &msg("H", &["• ünï"], 1.0), 1.0);
     assert_eq!(
         (out.delivered, out.undelivered),
         (1, 0),
@@ -804,10 +716,10 @@ fn command_channel_gets_the_report_on_stdin() {
     }];
     let c = ctx(dir.path(), &refused_url(), Some(channels), None);
     let mut state = State::default();
-    let out = deliver(&mut state, &c, &msg("H", &[], 1.0), 1.0);
+    let out = deliver(&mut state.outbox, &c, &msg("H", &[], 1.0), 1.0);
     assert_eq!(out.undelivered, 1);
     assert_eq!(
-        state.outbox[0].last_error.as_deref(),
+        state.outbox.entries[0].last_error.as_deref(),
         Some("command /bin/sh: exit=3: nope")
     );
 }
@@ -826,22 +738,26 @@ fn one_failing_channel_neither_blocks_nor_repeats_another() {
         Channel::File { path: file.clone() },
         Channel::Telegram {
             target: Some("7".into()),
+            account: None,
         },
     ];
     let c = ctx(dir.path(), &telegram.url, Some(channels), None);
     let mut state = State::default();
-    let out = deliver(&mut state, &c, &msg("H", &[], 1.0), 1000.0);
+    let out = deliver(&mut state.outbox, &c, &msg("H", &[], 1.0), 1000.0);
     assert_eq!((out.delivered, out.undelivered), (2, 1));
-    assert_eq!(state.outbox[0].channel, format!("webhook:{}", hook.url));
+    assert_eq!(
+        state.outbox.entries[0].channel,
+        format!("webhook:{}", hook.url)
+    );
     let lines = || std::fs::read_to_string(&file).unwrap().lines().count();
     assert_eq!(lines(), 1);
     assert_eq!(telegram.requests().len(), 1);
 
     // Retrying the webhook repeats neither the file nor Telegram.
-    let out = flush_outbox(&mut state, &c, 2000.0);
+    let out = flush_outbox(&mut state.outbox, &c, 2000.0);
     assert_eq!((out.delivered, out.undelivered), (0, 1));
     hook.answer(200, "ok");
-    let out = flush_outbox(&mut state, &c, 3000.0);
+    let out = flush_outbox(&mut state.outbox, &c, 3000.0);
     assert_eq!((out.delivered, out.undelivered), (1, 0));
     assert_eq!(hook.requests().len(), 3);
     assert_eq!(lines(), 1);
@@ -858,7 +774,7 @@ fn an_entry_whose_channel_was_removed_is_still_delivered_with_its_spec() {
     }];
     let c = ctx(dir.path(), &refused_url(), Some(channels), None);
     let mut state = State::default();
-    deliver(&mut state, &c, &msg("H", &[], 1.0), 1.0);
+    deliver(&mut state.outbox, &c, &msg("H", &[], 1.0), 1.0);
     assert_eq!(state.outbox.len(), 1);
 
     hook.answer(200, "");
@@ -869,7 +785,7 @@ fn an_entry_whose_channel_was_removed_is_still_delivered_with_its_spec() {
         Some(vec![Channel::File { path: file }]),
         None,
     );
-    let out = flush_outbox(&mut state, &c, 1000.0);
+    let out = flush_outbox(&mut state.outbox, &c, 1000.0);
     assert_eq!((out.delivered, out.undelivered), (1, 0));
     assert_eq!(hook.requests()[1].header("x-key"), Some("k1"));
 }
@@ -886,14 +802,14 @@ fn a_configured_channel_with_the_same_key_is_used_as_it_is_now() {
     };
     let mut state = State::default();
     deliver(
-        &mut state,
+        &mut state.outbox,
         &ctx(dir.path(), "http://127.0.0.1:9", spec("old"), None),
         &msg("H", &[], 1.0),
         1.0,
     );
     hook.answer(200, "");
     flush_outbox(
-        &mut state,
+        &mut state.outbox,
         &ctx(dir.path(), "http://127.0.0.1:9", spec("new"), None),
         1000.0,
     );
@@ -909,10 +825,10 @@ fn notify_flushes_first_then_sends_the_text() {
     let server = Server::always(500, r#"{"ok":false,"description":"down"}"#);
     let c = ctx(dir.path(), &server.url, None, Some("1"));
     let mut state = State::default();
-    let out = notify(&mut state, &c, "first", 1.0);
+    let out = notify(&mut state.outbox, &c, "first", 1.0);
     assert_eq!(out.undelivered, 1);
     server.answer(OK.0, OK.1);
-    let out = notify(&mut state, &c, "second", 1000.0);
+    let out = notify(&mut state.outbox, &c, "second", 1000.0);
     assert_eq!((out.delivered, out.undelivered), (2, 0));
     let texts: Vec<Value> = server.requests()[1..]
         .iter()
@@ -927,9 +843,9 @@ fn nothing_to_send_builds_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let c = ctx(dir.path(), &refused_url(), None, None);
     let mut state = State::default();
-    assert_eq!(flush_outbox(&mut state, &c, 1.0), Outcome::default());
+    assert_eq!(flush_outbox(&mut state.outbox, &c, 1.0), Outcome::default());
     let out = deliver(
-        &mut state,
+        &mut state.outbox,
         &Context {
             channels: Some(vec![]),
             ..c
@@ -987,13 +903,13 @@ fn a_server_that_does_not_answer_in_time_is_a_failure() {
     c.http_timeout = Duration::from_millis(300);
     let mut state = State::default();
     let started = std::time::Instant::now();
-    let out = deliver(&mut state, &c, &msg("h", &[], 1.0), 1.0);
+    let out = deliver(&mut state.outbox, &c, &msg("h", &[], 1.0), 1.0);
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "gave up at the time limit"
     );
     assert_eq!(out.undelivered, 1);
-    let err = state.outbox[0].last_error.clone().unwrap();
+    let err = state.outbox.entries[0].last_error.clone().unwrap();
     assert!(err.contains("timed out"), "{err}");
     assert_no_token(&state, &out);
 }

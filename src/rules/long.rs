@@ -49,44 +49,17 @@ pub fn progress_entries(progress: Option<&Map<String, Value>>) -> Vec<(String, V
 }
 
 /// SPEC §5.1: the stall a status shows against the stored progress — the
-/// same progress key for `stallSeconds` or longer — if any.
+/// same progress key for `stallSeconds` or longer while running — if any.
 pub fn stall_of(job: &Job, prev: &JobState, s: &Status, now: f64) -> Option<Stall> {
-    let threshold = job.policy.stall_seconds;
-    if !s.running || threshold <= 0.0 {
+    if !s.running {
         return None;
     }
-    let key = s.progress_key.as_ref()?;
-    // Time while the job was not running is not time without progress.
-    let was_running = prev.last_seen.as_ref().is_none_or(|l| l.running);
-    if !was_running || prev.last_progress_key.as_ref() != Some(key) {
-        return None;
-    }
-    let since = prev.last_progress_at?;
-    (now - since >= threshold).then_some(Stall {
+    let since = super::stalled_since(job, s.progress_key.as_deref(), prev, now)?;
+    Some(Stall {
         since,
         for_seconds: now - since,
-        threshold,
+        threshold: job.policy.stall_seconds,
     })
-}
-
-/// SPEC §11 "status state words", first match wins: held, unknown,
-/// completed, stalled, running, paused. `status` and the metrics use it.
-pub fn state_word(job: &Job, prev: &JobState, obs: &Observation, now: f64) -> &'static str {
-    if prev.hold.is_some() {
-        return "held";
-    }
-    let Observation::Known(s) = obs else {
-        return "unknown";
-    };
-    if s.completed {
-        "completed"
-    } else if stall_of(job, prev, s, now).is_some() {
-        "stalled"
-    } else if s.running {
-        "running"
-    } else {
-        "paused"
-    }
 }
 
 /// The problem recorded in `st`, or — for a state written before problems

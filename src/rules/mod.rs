@@ -6,9 +6,10 @@
 //!
 //! Split by what they decide: long jobs ([`long`]), scheduled checks
 //! ([`check`]), the queue ([`queue`]), what holds a report back and how a
-//! tick ends ([`holds`]), the safety policy of SPEC §6 ([`safety`]), and why
-//! a report was or was not sent ([`why`], which `explain` reads). The
-//! sections they return are in [`section`].
+//! tick ends ([`holds`]), a long job's state word ([`job_state`]), the
+//! safety policy of SPEC §6 ([`safety`]), and why a report was or was not
+//! sent ([`why`], which `explain` reads). The sections they return are in
+//! [`section`].
 
 use serde_json::{Map, Value};
 
@@ -18,7 +19,9 @@ use crate::state::JobState;
 use crate::status::python_json;
 
 mod check;
+pub mod clock;
 mod holds;
+mod job_state;
 mod long;
 mod queue;
 pub mod safety;
@@ -27,7 +30,8 @@ pub mod why;
 
 pub use check::{check_due, decide_check};
 pub use holds::{config_alert_due, silence_until, silenced, tick_exit, TickEnd};
-pub use long::{decide_job, plan_autorun, problem_of, progress_entries, stall_of, state_word};
+pub use job_state::{job_state, stalled_since, JobStateWord};
+pub use long::{decide_job, plan_autorun, problem_of, progress_entries, stall_of};
 pub use queue::{
     queue_due, queue_finish, queue_refuse, queue_verdict, verification_of, verification_report,
     QueueVerdict,
@@ -101,10 +105,11 @@ pub fn run_record(out: &Output) -> crate::state::RunRecord {
     crate::state::RunRecord {
         exit_code: Some(out.exit_code() as i64),
         duration_ms: Some(out.duration.as_millis() as u64),
-        stdout_tail: crate::process::tail(&out.stdout, TAIL_CHARS),
-        stderr_tail: crate::process::tail(&out.stderr, TAIL_CHARS),
+        stdout_tail: crate::text::tail(&out.stdout, TAIL_CHARS),
+        stderr_tail: crate::text::tail(&out.stderr, TAIL_CHARS),
         at: None,
         by: None,
+        approval: None,
         extra: Map::new(),
     }
 }

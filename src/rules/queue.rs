@@ -3,7 +3,7 @@
 
 use super::check::asks_attention;
 use super::section::{RunOutput, Section};
-use super::{safety, seconds_text, TAIL_CHARS};
+use super::{safety, TAIL_CHARS};
 use crate::config::{Job, Kind};
 use crate::process::{Ending, Output};
 use crate::state::{QueueItem, QueueStatus};
@@ -61,19 +61,9 @@ pub fn queue_finish(item: &mut QueueItem, job: &Job, out: &Output, now: f64) -> 
     item.attempt += 1;
     item.last_run_at = Some(now);
     item.exit_code = Some(out.exit_code() as i64);
-    item.stdout_tail = Some(crate::process::tail(&out.stdout, TAIL_CHARS));
-    item.stderr_tail = Some(crate::process::tail(&out.stderr, TAIL_CHARS));
-    let error = match &out.ending {
-        Ending::Exited(0) => None,
-        Ending::Exited(c) => Some(format!("exit={c}")),
-        Ending::TimedOut => Some(format!(
-            "timed out after {}",
-            seconds_text(out.duration.as_secs_f64().round())
-        )),
-        Ending::FailedToStart(why) => Some(format!("failed to start: {why}")),
-        Ending::Signaled(s) => Some(format!("killed by signal {s}")),
-        Ending::Interrupted => Some("interrupted".into()),
-    };
+    item.stdout_tail = Some(crate::text::tail(&out.stdout, TAIL_CHARS));
+    item.stderr_tail = Some(crate::text::tail(&out.stderr, TAIL_CHARS));
+    let error = (!out.success()).then(|| out.describe().to_string());
     item.last_error = error.clone();
     let output = item_output(item);
     if out.ending == Ending::Interrupted {

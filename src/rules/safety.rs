@@ -9,7 +9,7 @@
 use std::fmt;
 
 use crate::config::{Approval, Job, Kind, Risk, When};
-use crate::state::Grant;
+use crate::state::{Grant, InProgress};
 
 /// Why an action was refused, and which exit code says so (SPEC §9: 2 for a
 /// command that does not apply to the job, 4 for a safety refusal).
@@ -87,28 +87,84 @@ fn risk_allowed(job: &Job, allow_risk: bool, verb: &str) -> Result<(), Refusal> 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Approved {
     /// The config opens the gate (`granted: true` or `required: false`):
-    /// no expiry, said on every use (§11).
+    /// no expiry, no fingerprint, said on every use (§11).
     ByConfig,
     /// A grant from `approve`, good for one run until it expires.
     ByGrant,
+    /// An unexpired grant given for the job as it was: its kind, risk, `run`
+    /// argv or `cwd` changed since (or the grant has no fingerprint).
+    Voided,
     /// Not approved.
     No,
 }
 
+/// §6 "A grant is for the job as it was approved": what a grant remembers of
+/// the job — its kind, risk, `run` argv and `cwd` — as a short stable text.
+/// Anything else (name, policy, `after`) may change without voiding it.
+pub fn job_fingerprint(job: &Job) -> String {
+    let canonical = serde_json::json!([
+        job.kind.as_str(),
+        job.risk.as_str(),
+        job.command("run"),
+        job.cwd.to_string_lossy(),
+    ])
+    .to_string();
+    // FNV-1a: stable across Rust releases (std's hasher is not promised to
+    // be), and nothing here needs to resist a forger — whoever can write the
+    // state can write a grant.
+    let hash = canonical.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("v1:{hash:016x}")
+}
+
 /// §6 clause 3 and §11 "Approvals": an absent `approval` is `{required:
-/// true, granted: false}`; a stored grant counts while it has not expired.
+/// true, granted: false}`; a stored grant counts while it has not expired
+/// and the job is still the one that was approved.
 pub fn approval(job: &Job, grant: Option<&Grant>, now: f64) -> Approved {
     let a = job.approval.unwrap_or(Approval {
         required: true,
         granted: false,
     });
     if !a.required || a.granted {
-        Approved::ByConfig
-    } else if grant.is_some_and(|g| g.expires_at > now) {
-        Approved::ByGrant
-    } else {
-        Approved::No
+        return Approved::ByConfig;
     }
+    match grant {
+        Some(g) if g.expires_at > now => {
+            if g.fingerprint.as_deref() == Some(job_fingerprint(job).as_str()) {
+                Approved::ByGrant
+            } else {
+                Approved::Voided
+            }
+        }
+        _ => Approved::No,
+    }
+}
+
+/// Slack after a recorded run's time limit before it no longer counts as
+/// under way: the TERM→KILL grace of a stopped command, and a little more.
+pub const IN_PROGRESS_SLACK_SECONDS: f64 = 10.0;
+
+/// §6 "never twice": a write job is not run while a run of it recorded as
+/// started may still be going (another terminal, or a `run` killed with its
+/// job orphaned). A record left by a killed monitor counts only until its
+/// time limit has passed; a start in the future (the clock went back)
+/// counts as long from now.
+pub fn may_run_again(job: &Job, in_progress: Option<&InProgress>, now: f64) -> Result<(), Refusal> {
+    let Some(p) = in_progress.filter(|_| job.kind == Kind::OneShotWrite) else {
+        return Ok(());
+    };
+    let span = p.limit.max(0.0) + IN_PROGRESS_SLACK_SECONDS;
+    if (now - p.at).abs() < span {
+        return Err(Refusal::Unsafe(format!(
+            "refused: a run of {} started {:.0} s ago may still be going{} (it ends within {:.0} s at most)",
+            job.id,
+            (now - p.at).max(0.0),
+            p.pid.map(|pid| format!(" (ops-monitor pid {pid})")).unwrap_or_default(),
+            (p.at + span - now).max(0.0)
+        )));
+    }
+    Ok(())
 }
 
 /// §11 "`after` entries": a write job may run only when at least one of its
@@ -142,6 +198,12 @@ pub fn may_run(job: &Job, jobs: &[Job], approved: Approved) -> Result<(), Refusa
                 job.id
             )))
         }
+        Kind::OneShotWrite if approved == Approved::Voided => Err(Refusal::Unsafe(format!(
+            "refused: the approval of {id} was given for the job as it was then; its kind, \
+             risk, run command or cwd changed since, so it no longer counts.\n\
+             Approve the job as it is now with: ops-monitor approve {id} [--for 1h] [--note TEXT]",
+            id = job.id
+        ))),
         Kind::OneShotWrite if approved == Approved::No => Err(Refusal::Unsafe(format!(
             "refused: {id} is a one_shot_write and is not approved.\n\
              Approve one run with: ops-monitor approve {id} [--for 1h] [--note TEXT]\n\
@@ -298,16 +360,29 @@ mod tests {
     #[test]
     fn approval_from_config_or_an_unexpired_grant() {
         let (mut w, _) = verified_write();
-        let grant = Grant {
+        let mut grant = Grant {
             granted_at: 100.0,
             expires_at: 200.0,
             by: "ann".into(),
             note: None,
+            fingerprint: Some(job_fingerprint(&w)),
             extra: Default::default(),
         };
         assert_eq!(approval(&w, None, 150.0), Approved::No);
         assert_eq!(approval(&w, Some(&grant), 150.0), Approved::ByGrant);
         assert_eq!(approval(&w, Some(&grant), 200.0), Approved::No);
+        // The job changed under the grant, or the grant remembers no job.
+        let mut swapped = w.clone();
+        swapped
+            .commands
+            .insert("run".into(), vec!["drop-database".into()]);
+        assert_eq!(approval(&swapped, Some(&grant), 150.0), Approved::Voided);
+        grant.fingerprint = None;
+        assert_eq!(approval(&w, Some(&grant), 150.0), Approved::Voided);
+        assert!(matches!(
+            may_run(&w, &[w.clone()], Approved::Voided),
+            Err(Refusal::Unsafe(_))
+        ));
         w.approval = Some(Approval {
             required: false,
             granted: false,
@@ -318,6 +393,50 @@ mod tests {
             granted: true,
         });
         assert_eq!(approval(&w, None, 150.0), Approved::ByConfig);
+    }
+
+    #[test]
+    fn the_fingerprint_covers_kind_risk_argv_and_cwd_only() {
+        let (w, _) = verified_write();
+        let print = job_fingerprint(&w);
+        let mut other = w.clone();
+        other.name = "renamed".into();
+        other.after.clear();
+        assert_eq!(job_fingerprint(&other), print);
+        let changes: [fn(&mut Job); 4] = [
+            |j| j.kind = Kind::OneShotRead,
+            |j| j.risk = Risk::WriteExternal,
+            |j| j.cwd = PathBuf::from("/srv"),
+            |j| {
+                j.commands
+                    .insert("run".into(), vec!["true".into(), "x".into()]);
+            },
+        ];
+        for change in changes {
+            let mut j = w.clone();
+            change(&mut j);
+            assert_ne!(job_fingerprint(&j), print, "{j:?}");
+        }
+    }
+
+    #[test]
+    fn a_write_job_is_not_run_while_a_recorded_run_may_go_on() {
+        let (w, _) = verified_write();
+        let going = InProgress {
+            at: 1000.0,
+            limit: 300.0,
+            pid: Some(42),
+            extra: Default::default(),
+        };
+        assert_eq!(may_run_again(&w, None, 1000.0), Ok(()));
+        assert!(may_run_again(&w, Some(&going), 1100.0).is_err());
+        assert!(may_run_again(&w, Some(&going), 1309.0).is_err());
+        assert_eq!(may_run_again(&w, Some(&going), 1311.0), Ok(()));
+        // A clock far behind the record does not block for years.
+        assert_eq!(may_run_again(&w, Some(&going), 0.0), Ok(()));
+        // Read jobs may run side by side.
+        let read = job("r", Kind::OneShotRead, Risk::ReadOnly);
+        assert_eq!(may_run_again(&read, Some(&going), 1100.0), Ok(()));
     }
 
     #[test]

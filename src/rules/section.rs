@@ -262,10 +262,19 @@ pub enum Section {
     ConfigInvalid {
         path: String,
         error: String,
+        /// Watching goes on with the last good config, kept at this time.
+        watching_since: Option<f64>,
     },
     StateCorrupt {
         detail: String,
     },
+    /// The state could not be saved before an automatic start: nothing
+    /// was started (SPEC §5 step 5).
+    SaveFailed {
+        error: String,
+    },
+    /// Stored times lay in the future and were brought back (SPEC §5).
+    Clock(super::clock::ClockFix),
 }
 
 impl Section {
@@ -275,8 +284,9 @@ impl Section {
         match self {
             Section::Job(j) => !j.actions.is_empty() || j.resolved.is_some(),
             Section::Verification { failure, .. } => failure.is_some(),
-            Section::WouldRun { .. } => false,
+            Section::WouldRun { .. } | Section::Clock(_) => false,
             Section::Check { .. }
+            | Section::SaveFailed { .. }
             | Section::QueueMissing { .. }
             | Section::QueueBlocked { .. }
             | Section::QueueOutput { .. }

@@ -76,6 +76,7 @@ fn output(ending: Ending, stdout: &str) -> Output {
         stdout_truncated: false,
         stderr_truncated: false,
         duration: Duration::from_millis(5),
+        limit: Duration::from_secs(300),
     }
 }
 

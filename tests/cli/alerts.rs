@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::server::Server;
+use testkit::Server;
 use crate::util::{config_with, TestEnv, NOON};
 
 const RUNNING: &str = r#"{"running":true,"completed":false,"pid":4242,"message":"scanning /photos","progress":{"scannedDirs":2900,"pendingDirs":80}}"#;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::util::TestEnv;
+use crate::util::{Run, TestEnv};
 
 fn fixture(case: &str, file: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,13 +29,14 @@ fn case_env(case: &str) -> TestEnv {
     env
 }
 
-fn zh_tick(env: &mut TestEnv, now: f64, extra: &[&str]) -> String {
+/// `tick --print-only --lang zh` at `now`, which must exit 0.
+fn zh_tick(env: &mut TestEnv, now: f64, extra: &[&str]) -> Run {
     env.at(now);
     let mut args = vec!["tick", "--print-only", "--lang", "zh"];
     args.extend_from_slice(extra);
     let run = env.run(&args);
     run.code(0);
-    run.stdout
+    run
 }
 
 /// The keys the Python version wrote must hold the same values in ours.
@@ -55,8 +56,8 @@ fn assert_python_keys_match(ours: &Value, python: &Value) {
 #[test]
 fn running_progress_report_and_state_match_python() {
     let mut env = case_env("running_progress");
-    let out = zh_tick(&mut env, 1795244048.6720436, &[]);
-    assert_eq!(out, fixture("running_progress", "report.txt"));
+    zh_tick(&mut env, 1795244048.6720436, &[])
+        .stdout_is(&fixture("running_progress", "report.txt"));
     let python: Value =
         serde_json::from_str(&fixture("running_progress", "state.after.json")).unwrap();
     assert_python_keys_match(&env.state(), &python);
@@ -65,8 +66,7 @@ fn running_progress_report_and_state_match_python() {
 #[test]
 fn completed_report_and_state_match_python() {
     let mut env = case_env("completed");
-    let out = zh_tick(&mut env, 1795244049.0105376, &[]);
-    assert_eq!(out, fixture("completed", "report.txt"));
+    zh_tick(&mut env, 1795244049.0105376, &[]).stdout_is(&fixture("completed", "report.txt"));
     let python: Value = serde_json::from_str(&fixture("completed", "state.after.json")).unwrap();
     assert_python_keys_match(&env.state(), &python);
 }
@@ -74,8 +74,8 @@ fn completed_report_and_state_match_python() {
 #[test]
 fn paused_report_and_state_match_python() {
     let mut env = case_env("paused_autoresume_false");
-    let out = zh_tick(&mut env, 1795244049.3294313, &[]);
-    assert_eq!(out, fixture("paused_autoresume_false", "report.txt"));
+    zh_tick(&mut env, 1795244049.3294313, &[])
+        .stdout_is(&fixture("paused_autoresume_false", "report.txt"));
     let python: Value =
         serde_json::from_str(&fixture("paused_autoresume_false", "state.after.json")).unwrap();
     assert_python_keys_match(&env.state(), &python);
@@ -84,10 +84,8 @@ fn paused_report_and_state_match_python() {
 #[test]
 fn stalled_reports_match_python() {
     let mut env = case_env("stalled");
-    let t1 = zh_tick(&mut env, 1795244049.6374493, &[]);
-    assert_eq!(t1, fixture("stalled", "report.tick1.txt"));
-    let t2 = zh_tick(&mut env, 1795244051.8474321, &[]);
-    assert_eq!(t2, fixture("stalled", "report.tick2.txt"));
+    zh_tick(&mut env, 1795244049.6374493, &[]).stdout_is(&fixture("stalled", "report.tick1.txt"));
+    zh_tick(&mut env, 1795244051.8474321, &[]).stdout_is(&fixture("stalled", "report.tick2.txt"));
     let python: Value =
         serde_json::from_str(&fixture("stalled", "state.after.tick2.json")).unwrap();
     assert_python_keys_match(&env.state(), &python);
@@ -96,28 +94,27 @@ fn stalled_reports_match_python() {
 #[test]
 fn autoresume_first_tick_matches_python_and_second_is_silent() {
     let mut env = case_env("paused_autoresume_true");
-    let t1 = zh_tick(&mut env, 1795244052.161243, &[]);
-    assert_eq!(t1, fixture("paused_autoresume_true", "report.tick1.txt"));
+    zh_tick(&mut env, 1795244052.161243, &[])
+        .stdout_is(&fixture("paused_autoresume_true", "report.tick1.txt"));
     assert_eq!(env.read("starts.log"), "started\n");
     let python: Value =
         serde_json::from_str(&fixture("paused_autoresume_true", "state.after.tick1.json")).unwrap();
     assert_python_keys_match(&env.state(), &python);
     // The Python version re-sends "AUTORUN: suppressed (backoff)" here.
-    let t2 = zh_tick(&mut env, 1795244052.3362815, &[]);
-    assert_eq!(t2, "", "nothing new within the backoff");
+    // Nothing new within the backoff.
+    zh_tick(&mut env, 1795244052.3362815, &[]).stdout_is("");
     assert_eq!(env.read("starts.log"), "started\n", "not started twice");
 }
 
 #[test]
 fn dry_run_matches_python_text_and_leaves_the_real_tick_free_to_start() {
     let mut env = case_env("paused_autoresume_true_dryrun");
-    let dry = zh_tick(&mut env, 1795244052.6277878, &["--dry-run"]);
-    assert_eq!(dry, fixture("paused_autoresume_true_dryrun", "report.txt"));
+    zh_tick(&mut env, 1795244052.6277878, &["--dry-run"])
+        .stdout_is(&fixture("paused_autoresume_true_dryrun", "report.txt"));
     assert!(!env.state_path().exists(), "a dry run writes no state");
     assert_eq!(env.read("starts.log"), "", "a dry run starts nothing");
     // The Python version says "suppressed (backoff)" here and starts nothing.
-    let real = zh_tick(&mut env, 1795244055.1779664, &[]);
-    assert!(real.contains("- AUTORUN: started"), "{real}");
+    zh_tick(&mut env, 1795244055.1779664, &[]).stdout_has("- AUTORUN: started");
     assert_eq!(env.read("starts.log"), "started\n");
 }
 
@@ -134,8 +131,7 @@ fn python_state_loads_and_unknown_keys_survive() {
         &serde_json::to_string_pretty(&python).unwrap(),
     );
     // The Python state's progress key carries on: the stall is detected.
-    let out = zh_tick(&mut env, 1795244051.8474321, &[]);
-    assert_eq!(out, fixture("stalled", "report.tick2.txt"));
+    zh_tick(&mut env, 1795244051.8474321, &[]).stdout_is(&fixture("stalled", "report.tick2.txt"));
     let st = env.state();
     assert_eq!(st["pythonOnly"]["kept"], true);
     assert_eq!(st["jobs"]["job1"]["customKey"][1], 2);

@@ -5,8 +5,8 @@
 use std::fs;
 
 use serde_json::json;
+use testkit::Server;
 
-use crate::server::Server;
 use crate::util::{config_with, long_job, Run, TestEnv, NOON};
 
 const TOKEN: &str = "123456:SENTINEL-TOKEN-xyz";
@@ -273,15 +273,34 @@ fn openclaw_cli_on_path_is_used_first() {
     assert!(server.requests().is_empty(), "the Bot API was not used");
 }
 
+/// SPEC §7 step 5 (changed from "kept in the outbox"): when the CLI fails
+/// and a token resolves, the Bot API is used at once; only when both fail
+/// is the report kept.
 #[test]
-fn failing_openclaw_cli_keeps_the_report() {
+fn failing_openclaw_cli_falls_back_to_the_bot_api_else_keeps_the_report() {
     let server = Server::start();
     let mut env = env_for(&server);
     env.script("bin/openclaw", "echo 'gateway not running' >&2; exit 2");
     let path = format!("{}:/usr/bin:/bin", env.path("bin").display());
     env.env("PATH", &path);
+    let run = env.run(&["tick"]);
+    run.code(0)
+        .stderr_has("gateway not running; sent by the Bot API instead");
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].path, format!("/bot{TOKEN}/sendMessage"));
+    assert!(env.state().get("outbox").is_none());
+    assert_no_token(&env, &[&run]);
+
+    // No token anywhere: the report is kept.
+    env.write(
+        "openclaw.json",
+        "{channels: {telegram: {allowFrom: [4242]}}}",
+    );
+    env.at(NOON + 3600.0);
     env.run(&["tick"]).code(3).stderr_has("gateway not running");
     assert_eq!(env.state()["outbox"].as_array().unwrap().len(), 1);
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[test]
@@ -318,7 +337,8 @@ fn webhook_file_and_command_channels_each_deliver_on_their_own() {
     // repeat the channels that delivered.
     let outbox = env.state()["outbox"].as_array().unwrap().clone();
     assert_eq!(outbox.len(), 1);
-    env.run(&["tick"]);
+    // Still undelivered (the broken webhook is not due yet): exit 3.
+    env.run(&["tick"]).code(3);
     assert_eq!(
         server
             .requests()

@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::util::{alive, config_with, long_job, TestEnv, NOON};
+#[cfg(target_os = "linux")]
+use crate::util::alive;
+use crate::util::{config_with, long_job, TestEnv, NOON};
 
+#[cfg(target_os = "linux")]
 fn wait_for_file(env: &TestEnv, rel: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -31,6 +34,7 @@ fn spawn_tick(env: &TestEnv, extra: &[&str]) -> Child {
         .unwrap()
 }
 
+#[cfg(target_os = "linux")]
 fn signal(child: &Child, sig: &str) {
     let status = std::process::Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -110,6 +114,8 @@ fn a_held_lock_makes_tick_exit_75_and_change_nothing() {
 }
 
 #[test]
+// Reads /proc (`alive`).
+#[cfg(target_os = "linux")]
 fn hanging_status_commands_time_out_together_not_one_after_another() {
     let env = TestEnv::new();
     let hang = env.script("hang.sh", "echo $$ >> pids.log; sleep 300");
@@ -139,16 +145,28 @@ fn hanging_status_commands_time_out_together_not_one_after_another() {
     assert!(order.windows(2).all(|w| w[0] < w[1]));
 }
 
+#[cfg(target_os = "linux")]
 fn interrupted_tick(sig: &str, code: i32) {
     let env = TestEnv::new();
     let slow = env.script("slow.sh", "echo $$ > status.pid; sleep 300");
     let fast = env.script("fast.sh", r#"echo '{"running":true,"completed":false}'"#);
-    env.config(&config_with(json!([
+    let jobs = json!([
         long_job("fast", &fast, &fast),
-        long_job("slow", &slow, &slow),
-    ])));
-    env.tick().code(0).stdout_has("(slow,");
+        long_job("slow", &slow, &slow)
+    ]);
+    // A first, whole tick: the slow status times out after a short limit
+    // (not the default 30 s, which only costs time here).
+    let mut short = jobs.clone();
+    short[1]["policy"] = json!({"statusTimeoutSeconds": 1});
+    env.config(&config_with(short));
+    env.tick()
+        .code(0)
+        .stdout_has("(slow,")
+        .stdout_has("status timed out after 1s");
     fs::remove_file(env.path("status.pid")).unwrap();
+    // The interrupted tick has the default limit, so the signal surely
+    // comes while the status command runs.
+    env.config(&config_with(jobs));
     let child = spawn_tick(&env, &[]);
     let pid: i32 = wait_for_file(&env, "status.pid").trim().parse().unwrap();
     signal(&child, sig);
@@ -165,11 +183,15 @@ fn interrupted_tick(sig: &str, code: i32) {
 }
 
 #[test]
+// Reads /proc (`alive`).
+#[cfg(target_os = "linux")]
 fn sigterm_mid_tick_stops_children_saves_state_exits_143() {
     interrupted_tick("-TERM", 143);
 }
 
 #[test]
+// Reads /proc (`alive`).
+#[cfg(target_os = "linux")]
 fn sigint_mid_tick_exits_130() {
     interrupted_tick("-INT", 130);
 }

@@ -1,10 +1,11 @@
 //! The test harness: a `TestEnv` owns a temp folder with its own HOME and
 //! OpenClaw home, writes configs and `/bin/sh` job scripts into it, and runs
 //! the real binary with a clean environment (so no test touches the real
-//! home, and no test can reach a real Telegram).
+//! home, and no test can reach a real Telegram). The loopback server that
+//! stands in for Telegram and webhooks is `testkit::Server`, shared with the
+//! unit tests.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -22,8 +23,10 @@ pub struct TestEnv {
     env: Vec<(String, String)>,
 }
 
-/// What one run of the binary did.
+/// What one run of the binary did. A test checks it (`code`, `stdout_is`,
+/// `stdout_has`, …) or reads its fields; dropping it unchecked is a warning.
 #[derive(Debug)]
+#[must_use = "check the run's exit code or output"]
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -48,6 +51,31 @@ impl Run {
             "exit code\n--- stdout:\n{}\n--- stderr:\n{}",
             self.stdout, self.stderr
         );
+        self
+    }
+
+    /// The whole of stdout is `expected`, byte for byte.
+    #[track_caller]
+    pub fn stdout_is(&self, expected: &str) -> &Self {
+        if self.stdout != expected {
+            let line = self
+                .stdout
+                .split('\n')
+                .zip(expected.split('\n'))
+                .position(|(got, want)| got != want)
+                .unwrap_or_else(|| {
+                    self.stdout
+                        .split('\n')
+                        .count()
+                        .min(expected.split('\n').count())
+                });
+            panic!(
+                "stdout differs from line {}\n--- expected:\n{expected}\n--- stdout:\n{}\n--- stderr:\n{}",
+                line + 1,
+                self.stdout,
+                self.stderr
+            );
+        }
         self
     }
 
@@ -142,11 +170,7 @@ impl TestEnv {
 
     /// Write an executable `/bin/sh` script; returns its absolute path.
     pub fn script(&self, rel: &str, body: &str) -> String {
-        let p = self.path(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
-        p.display().to_string()
+        testkit::script(&self.path(rel), body).display().to_string()
     }
 
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
@@ -175,6 +199,11 @@ impl TestEnv {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_with_state(&self.state_path(), args)
+    }
+
+    /// [`TestEnv::command`] with another state file.
+    pub fn command_with_state(&self, state: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.env_clear();
         for (k, v) in &self.env {
@@ -184,10 +213,19 @@ impl TestEnv {
             .arg("--config-file")
             .arg(self.config_path())
             .arg("--state-file")
-            .arg(self.state_path())
+            .arg(state)
             .current_dir(self.root())
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// Run with another state file.
+    pub fn run_with_state(&self, state: &Path, args: &[&str]) -> Run {
+        Run::from(
+            self.command_with_state(state, args)
+                .output()
+                .expect("binary runs"),
+        )
     }
 
     /// The binary with only PATH, HOME and OPENCLAW_HOME set: no options,
@@ -233,15 +271,15 @@ pub fn long_job(id: &str, status: &str, start: &str) -> Value {
     })
 }
 
-/// Whether a process with this pid exists (and is not a zombie).
+/// The crate's one `/proc/PID/stat` reader, shared as a file: the crate's
+/// modules are private.
+#[path = "../../src/process/stat.rs"]
+#[allow(dead_code)]
+mod stat;
+
+/// Whether a process with this pid exists (and is not a zombie). Reads
+/// `/proc`: the tests that use it are Linux-only.
+#[cfg(target_os = "linux")]
 pub fn alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
+    stat::Stat::of(i64::from(pid)).is_some_and(stat::Stat::can_act)
 }

@@ -1,0 +1,453 @@
+//! Never stops watching, never acts twice (issue 8, the tick and state
+//! side): state path safety, symbolic links, the last good config, a clock
+//! that steps back, side effects written down first, closed pipes, hostile
+//! status text.
+
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+use crate::util::{config_with, long_job, TestEnv, NOON};
+
+fn paused_job(env: &TestEnv) -> Value {
+    let status = env.script("status.sh", r#"echo '{"running":false,"completed":false}'"#);
+    let start = env.script("start.sh", "echo started >> starts.log");
+    let mut job = long_job("j", &status, &start);
+    job["policy"] = json!({"autoResume": true, "autoResumeBackoffSeconds": 600});
+    job
+}
+
+fn starts(env: &TestEnv) -> usize {
+    env.read("starts.log").lines().count()
+}
+
+#[test]
+fn a_state_path_that_is_not_a_regular_file_is_refused_untouched() {
+    let env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    let fifo = env.path("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let mut specials = vec![fifo.clone(), env.root().to_path_buf()];
+    // A copy of /dev/null, where the kernel lets us make one (root).
+    let dev = env.path("null-copy");
+    if Command::new("mknod")
+        .arg(&dev)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        specials.push(dev.clone());
+    }
+    for path in &specials {
+        let p = path.display().to_string();
+        let run = env.run_with_state(path, &["tick", "--print-only"]);
+        run.code(2).stderr_has("refused: the state path");
+        let lock = format!("{p}.lock");
+        assert!(!std::path::Path::new(&lock).exists(), "no lock beside {p}");
+    }
+    assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    if specials.contains(&dev) {
+        assert!(fs::metadata(&dev).unwrap().file_type().is_char_device());
+    }
+    assert_eq!(starts(&env), 0, "nothing was started");
+}
+
+#[test]
+fn a_job_config_or_a_foreign_file_is_never_used_as_a_state() {
+    let env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    let config_text = fs::read_to_string(env.config_path()).unwrap();
+    env.run_with_state(&env.config_path(), &["tick", "--print-only"])
+        .code(2)
+        .stderr_has("holds a job config");
+    assert_eq!(fs::read_to_string(env.config_path()).unwrap(), config_text);
+
+    let notes = env.write("notes.txt", "my notes, not JSON\n");
+    env.run_with_state(&notes, &["tick", "--print-only"])
+        .code(2)
+        .stderr_has("is not an ops-monitor state");
+    assert_eq!(fs::read_to_string(&notes).unwrap(), "my notes, not JSON\n");
+    assert_eq!(starts(&env), 0);
+
+    // Named like a state: corrupt, moved aside, reported, a fresh state.
+    let named = env.write("ops-monitor-host2.json", "{not json");
+    env.run_with_state(&named, &["tick", "--print-only"])
+        .code(0)
+        .stdout_has("state file");
+    let aside: Vec<_> = fs::read_dir(env.root())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("ops-monitor-host2.json.corrupt-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "moved aside once");
+    assert_eq!(
+        fs::read_to_string(aside[0].path()).unwrap(),
+        "{not json",
+        "the old bytes are kept"
+    );
+}
+
+#[test]
+fn a_symlinked_state_stays_a_link_and_shares_one_lock() {
+    let env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    fs::create_dir_all(env.path("real")).unwrap();
+    let target = env.path("real/ops-monitor.json");
+    let link = env.path("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let t = target.display().to_string();
+    env.run_with_state(&link, &["tick", "--print-only"]).code(0);
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(fs::metadata(&target).unwrap().is_file());
+    assert_eq!(starts(&env), 1);
+
+    // The lock is taken on the real path: holding the target's lock makes
+    // a tick through the link wait and give up.
+    let holder = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(format!("{t}.lock"))
+        .unwrap();
+    holder.lock().unwrap();
+    env.run_with_state(&link, &["tick", "--print-only", "--lock-timeout", "100ms"])
+        .code(75);
+    drop(holder);
+    assert!(!env.path("link.json.lock").exists(), "no second lock file");
+}
+
+#[test]
+fn an_existing_state_keeps_its_mode_and_a_new_one_is_private() {
+    let env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    env.tick().code(0);
+    let mode = |env: &TestEnv| fs::metadata(env.state_path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&env), 0o600);
+    fs::set_permissions(env.state_path(), fs::Permissions::from_mode(0o644)).unwrap();
+    env.tick().code(0);
+    assert_eq!(mode(&env), 0o644);
+}
+
+fn with_file_channel(mut config: Value) -> Value {
+    config["defaults"]["notify"] = json!([{"type": "file", "path": "alerts.jsonl"}]);
+    config
+}
+
+/// The texts delivered through the file channel so far.
+fn delivered(env: &TestEnv) -> Vec<String> {
+    env.read("alerts.jsonl")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_broken_config_keeps_watching_with_the_last_good_one_and_starts_nothing() {
+    let mut env = TestEnv::new();
+    let status = env.script(
+        "status.sh",
+        r#"if [ -f paused ]; then echo '{"running":false,"completed":false}'; else echo '{"running":true,"completed":false,"pid":4242}'; fi"#,
+    );
+    let start = env.script("start.sh", "rm -f paused; echo started >> starts.log");
+    let mut job = long_job("j", &status, &start);
+    job["policy"] = json!({"autoResume": true, "autoResumeBackoffSeconds": 60});
+    env.config(&with_file_channel(config_with(json!([job]))));
+    env.run(&["tick"]).code(0);
+    assert_eq!(delivered(&env).len(), 1, "first sight is reported");
+    assert!(env
+        .path("state/ops-monitor.json.last-good-config.json")
+        .is_file());
+
+    // A stray comma: the file no longer parses.
+    let good = fs::read_to_string(env.config_path()).unwrap();
+    fs::write(env.config_path(), good.replacen('{', "{,", 1)).unwrap();
+    env.write("paused", "");
+    env.at(NOON + 3600.0);
+    let run = env.run(&["tick"]);
+    run.code(2).stderr_has("ERROR: config invalid");
+    let texts = delivered(&env);
+    assert_eq!(
+        texts.len(),
+        2,
+        "the alert went through the last good channel"
+    );
+    let alert = &texts[1];
+    assert!(alert.contains("ALERT: ops-jobs config invalid"), "{alert}");
+    assert!(
+        alert.contains("still watching with the config from"),
+        "{alert}"
+    );
+    assert!(
+        alert.contains("paused"),
+        "the job is still watched: {alert}"
+    );
+    assert_eq!(
+        starts(&env),
+        0,
+        "nothing is started with the last good config"
+    );
+
+    // Within the hour: no new config alert, still watching, still exit 2.
+    env.at(NOON + 3700.0);
+    env.run(&["tick"]).code(2);
+    assert!(delivered(&env)
+        .iter()
+        .skip(2)
+        .all(|t| !t.contains("config invalid")));
+
+    // Fixed: starts again.
+    fs::write(env.config_path(), &good).unwrap();
+    env.at(NOON + 3800.0);
+    env.run(&["tick"]).code(0);
+    assert_eq!(starts(&env), 1);
+}
+
+#[test]
+fn with_no_good_copy_the_alert_uses_the_channels_the_broken_file_names() {
+    let env = TestEnv::new();
+    let mut config = with_file_channel(config_with(json!([paused_job(&env)])));
+    config["jobs"][0]["kind"] = json!("long_running_writer");
+    env.config(&config);
+    env.run(&["tick"]).code(2);
+    let texts = delivered(&env);
+    assert_eq!(texts.len(), 1);
+    assert!(
+        texts[0].starts_with("🛠️ Ops report\n"),
+        "no time in the header: {}",
+        texts[0]
+    );
+    assert!(texts[0].contains("ALERT: ops-jobs config invalid"));
+    assert_eq!(starts(&env), 0);
+}
+
+#[test]
+fn a_missing_config_is_nothing_to_watch_said_once_an_hour() {
+    let mut env = TestEnv::new();
+    let first = env.tick();
+    first.code(0).stderr_has("nothing to watch");
+    assert!(first.stdout.is_empty(), "no report: {}", first.stdout);
+    env.at(NOON + 60.0);
+    let second = env.tick();
+    second.code(0);
+    assert!(
+        !second.stderr.contains("nothing to watch"),
+        "{}",
+        second.stderr
+    );
+    env.at(NOON + 3600.0);
+    env.tick().code(0).stderr_has("nothing to watch");
+}
+
+#[test]
+fn status_with_a_broken_config_shows_the_error_then_the_last_good_jobs() {
+    let env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    env.tick().code(0);
+    fs::write(env.config_path(), "{ oops").unwrap();
+    let run = env.run(&["status"]);
+    run.code(0)
+        .stderr_has("config invalid")
+        .stderr_has("using the last good config")
+        .stdout_has("j (long_running_read)");
+    // Commands that act refuse an invalid config.
+    env.run(&["start", "j"])
+        .code(2)
+        .stderr_has("config invalid");
+}
+
+const FUTURE: f64 = 2_000_000_000.0;
+
+#[test]
+fn one_tick_in_the_future_does_not_stall_the_monitor() {
+    let mut env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    env.at(FUTURE);
+    env.tick().code(0).stdout_has("AUTORUN: started");
+    env.run(&["silence", "j", "--for", "10m"]).code(0);
+    assert_eq!(starts(&env), 1);
+
+    // Back to real time: the backoff starts over from now, not from 2033;
+    // the silence given "in the future" is over.
+    env.at(NOON);
+    let back = env.tick();
+    back.code(0).stdout_has("CLOCK:").stdout_has("silence of j");
+    assert_eq!(
+        starts(&env),
+        1,
+        "inside the backoff again, counted from now"
+    );
+    assert_eq!(env.state()["jobs"]["j"]["lastAutoResumeAt"], json!(NOON));
+    assert!(env.state().get("silences").is_none());
+    env.at(NOON + 600.0);
+    env.tick().code(0).stdout_has("AUTORUN: started");
+    assert_eq!(starts(&env), 2, "started again after the backoff");
+    env.at(NOON + 660.0);
+    assert!(!env.tick().stdout.contains("CLOCK"), "said once");
+}
+
+#[test]
+fn an_approval_given_in_the_future_is_void_when_the_clock_comes_back() {
+    let mut env = TestEnv::new();
+    let write = env.script("write.sh", "echo wrote >> writes.log");
+    let verify = env.script("verify.sh", "true");
+    env.config(&config_with(json!([
+        {"id": "w", "kind": "one_shot_write", "risk": "write_local",
+         "commands": {"run": [write]}, "after": [{"jobId": "v"}]},
+        {"id": "v", "kind": "one_shot_read", "risk": "read_only", "commands": {"run": [verify]}},
+    ])));
+    env.at(FUTURE);
+    env.run(&["approve", "w", "--for", "1h"]).code(0);
+    env.at(NOON + 3.0 * 86400.0);
+    env.run(&["run", "w"]).code(4).stderr_has("clock went back");
+    assert_eq!(env.read("writes.log"), "", "the write never ran");
+}
+
+/// A script that marks `me` and succeeds only if every one of `all` is
+/// marked within 10 s: it can pass only when they all run at the same time.
+fn barrier(env: &TestEnv, rel: &str, me: &str, all: &[&str], out: &str) -> String {
+    let waits: Vec<String> = all.iter().map(|m| format!("[ -f {m}.mark ]")).collect();
+    env.script(
+        rel,
+        &format!(
+            "touch {me}.mark\ni=0\nwhile ! ( {} ) && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done\n( {} ) && echo {out}",
+            waits.join(" && "),
+            waits.join(" && "),
+        ),
+    )
+}
+
+#[test]
+fn queue_checks_and_statuses_run_in_one_pool() {
+    let env = TestEnv::new();
+    let all = ["q", "c", "s"];
+    let queued = barrier(&env, "q.sh", "q", &all, "queued ok");
+    let check = barrier(&env, "c.sh", "c", &all, "check ok");
+    let status = barrier(
+        &env,
+        "s.sh",
+        "s",
+        &all,
+        r#"'{"running":true,"completed":false}'"#,
+    );
+    env.config(&config_with(json!([
+        {"id": "q", "kind": "one_shot_read", "risk": "read_only", "commands": {"run": [queued]}},
+        {"id": "c", "kind": "one_shot_read", "risk": "read_only", "enabled": true,
+         "commands": {"run": [check]}, "policy": {"everySeconds": 60}},
+        long_job("s", &status, "/bin/true"),
+    ])));
+    env.write(
+        "state/ops-monitor.json",
+        &json!({"version": 1, "jobs": {}, "queue": [{"id": "q1", "jobId": "q", "createdAt": NOON,
+            "notBefore": NOON, "reason": "t", "status": "pending", "attempt": 0}]})
+        .to_string(),
+    );
+    let run = env.tick();
+    run.code(0);
+    let st = env.state();
+    assert_eq!(st["queue"][0]["status"], json!("done"), "{}", run.stdout);
+    assert_eq!(st["queue"][0]["stdoutTail"], json!("queued ok"));
+    assert_eq!(st["jobs"]["c"]["lastRun"]["exitCode"], json!(0));
+    assert_eq!(
+        st["jobs"]["s"]["lastSeen"]["running"],
+        json!(true),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn automatic_starts_run_in_parallel() {
+    let env = TestEnv::new();
+    let status = env.script("status.sh", r#"echo '{"running":false,"completed":false}'"#);
+    let ids = ["a", "b", "c"];
+    let jobs: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let start = barrier(&env, &format!("start-{id}.sh"), id, &ids, "up");
+            let mut job = long_job(id, &status, &start);
+            job["policy"] = json!({"autoResume": true});
+            job
+        })
+        .collect();
+    env.config(&config_with(Value::Array(jobs)));
+    let run = env.tick();
+    run.code(0);
+    assert_eq!(
+        run.stdout.matches("AUTORUN: started").count(),
+        3,
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_full_disk_never_makes_a_start_happen_twice() {
+    let mut env = TestEnv::new();
+    let disk = env.path("disk");
+    fs::create_dir_all(&disk).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&disk)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to mount a small tmpfs (run as root) for the full-disk test"
+        );
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: cannot mount a tmpfs here (run as root to test a full disk)"
+        );
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(disk.clone());
+    env.config(&with_file_channel(config_with(json!([paused_job(&env)]))));
+    let state = disk.join("ops-monitor.json");
+    env.run_with_state(&state, &["tick"]).code(0);
+    assert_eq!(starts(&env), 1);
+    assert_eq!(delivered(&env).len(), 1);
+    // Fill the disk to the last byte.
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=1k", "count=128"])
+        .arg(format!("of={}", disk.join("filler").display()))
+        .stderr(Stdio::null())
+        .status();
+    for minute in 1..=3 {
+        env.at(NOON + 600.0 * minute as f64 + 60.0);
+        let run = env.run_with_state(&state, &["tick"]);
+        run.code(1).stderr_has("the state could not be saved");
+        assert_eq!(starts(&env), 1, "never started without the backoff saved");
+        assert_eq!(delivered(&env).len(), 1, "nothing delivered off the record");
+    }
+    fs::remove_file(disk.join("filler")).unwrap();
+    env.at(NOON + 3600.0);
+    env.run_with_state(&state, &["tick"]).code(0);
+    assert_eq!(starts(&env), 2, "started once the save works");
+    let texts = delivered(&env);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+}
