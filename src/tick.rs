@@ -186,7 +186,11 @@ impl Tick<'_> {
             for job in &config.jobs {
                 let decision = st.jobs.get(&job.id).and_then(|j| j.last_decision.as_ref());
                 if let Some(d) = decision.filter(|d| d.at == now) {
-                    errln!("tick: {}: {}", job.id, crate::commands::decision_text(d, now));
+                    errln!(
+                        "tick: {}: {}",
+                        job.id,
+                        crate::commands::decision_text(d, now)
+                    );
                 }
             }
         }

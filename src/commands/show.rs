@@ -61,8 +61,13 @@ pub fn logs(g: &Global, id: &str) -> Result<Code> {
                     out,
                     "approval: {}{}{}",
                     a.source,
-                    a.by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default(),
-                    a.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
+                    a.by.as_ref()
+                        .map(|b| format!(" by {b}"))
+                        .unwrap_or_default(),
+                    a.note
+                        .as_ref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
                 )?;
             }
             if !r.stdout_tail.is_empty() {

@@ -4,7 +4,7 @@
 //! runs the long jobs' status commands and writes nothing.
 //!
 //! With an invalid config it says so first, then shows the jobs as the last
-//! good config sees them (SPEC §5 step 2), and exits 2.
+//! good config sees them (SPEC §5 step 2).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,7 +17,7 @@ use crate::cli::Global;
 use crate::clock::Clock;
 use crate::config::{Channel, Config, Job, Kind};
 use crate::exit::Code;
-use crate::out::outln;
+use crate::out::{errln, outln};
 use crate::report::{duration_text, time_of_day};
 use crate::rules::{self, safety, why};
 use crate::runner::{self, Real};
@@ -52,22 +52,18 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
         .iter()
         .map(|job| row(job, &st, observed.remove(&job.id), now))
         .collect();
-    let code = if config_error.is_some() {
-        Code::Usage
-    } else {
-        Code::Ok
-    };
+    // The config error first (on stderr, as every command says it), then
+    // the jobs; exit 0: it showed what was asked.
+    if let Some(e) = &config_error {
+        errln!("{e}");
+    }
     if as_json {
         let doc = document(&config, config_error.as_deref(), &rows, &st, now);
         outln!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(code);
+    } else {
+        print_text(&rows, &st, now);
     }
-    if let Some(e) = &config_error {
-        outln!("{e}");
-        outln!();
-    }
-    print_text(&rows, &st, now);
-    Ok(code)
+    Ok(Code::Ok)
 }
 
 fn row(job: &Job, st: &State, obs: Option<Observation>, now: f64) -> Row {
@@ -260,7 +256,7 @@ fn approval_details(
         safety::Approved::ByConfig | safety::Approved::ByGrant
     );
     let text = match (approved, grant) {
-        (safety::Approved::ByConfig, _) => "write (approved=yes, in the config)".to_string(),
+        (safety::Approved::ByConfig, _) => "write (approved=yes by the config)".to_string(),
         (safety::Approved::ByGrant, Some(g)) => format!(
             "write (approved=yes until {}, by {}{})",
             time_of_day(g.expires_at, now),
@@ -270,10 +266,9 @@ fn approval_details(
                 .map(|n| format!(": {n}"))
                 .unwrap_or_default()
         ),
-        (safety::Approved::Voided, Some(g)) => format!(
-            "write (approved=no: the job changed since {} approved it)",
-            g.by
-        ),
+        (safety::Approved::Voided, Some(_)) => {
+            "write (approved=no: the job changed since it was approved)".to_string()
+        }
         (_, Some(g)) => format!(
             "write (approved=no: the approval by {} expired at {})",
             g.by,

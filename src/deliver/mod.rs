@@ -244,7 +244,9 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
 
 /// An entry sent from the outbox says when it was written (SPEC §5.6), once.
 fn mark_delayed(entry: &mut OutboxMessage) {
-    if entry.time <= 0.0 || entry.header.ends_with(", delayed)") {
+    // Delayed: it failed at least once (a new report goes through the
+    // outbox too, SPEC §5 step 6, and is not late).
+    if entry.attempts == 0 || entry.time <= 0.0 || entry.header.ends_with(", delayed)") {
         return;
     }
     let note = crate::report::delayed_note(entry.time);
