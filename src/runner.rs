@@ -16,6 +16,7 @@ use crate::config::Job;
 use crate::process::{self, Ending, Output};
 use crate::signals;
 use crate::status::{self, Observation};
+use crate::text;
 
 /// Time limit of an automatic `start` (SPEC §5.2).
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -111,9 +112,17 @@ impl Runner for DryRun {
 
 fn run_now(job: &Job, which: Which, limit: Duration, hangup_stops: bool) -> Output {
     match job.command(which.name()) {
-        Some(argv) => process::run_until(&process::Spec::new(argv, &job.cwd, limit), &|| {
-            signals::received_stopping(hangup_stops).is_some()
-        }),
+        Some(argv) => {
+            let spec = process::Spec::new(argv, &job.cwd, limit);
+            let mut out = process::run_until(&spec, &|| {
+                signals::received_stopping(hangup_stops).is_some()
+            });
+            // What a job prints reaches reports, terminals and the state:
+            // no escape sequences, no control characters (SPEC §3).
+            out.stdout = text::safe_block(&out.stdout);
+            out.stderr = text::safe_block(&out.stderr);
+            out
+        }
         None => Output::not_run(
             Ending::FailedToStart(format!("{} has no {} command", job.id, which.name())),
             limit,

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::process::{Ending, Output};
-use crate::text::{cap, last_line};
+use crate::text::{self, cap, last_line};
 
 /// The `level` a status may ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,22 +107,27 @@ pub fn parse(stdout: &str) -> Observation {
     };
     // Bounded, so a status that prints a huge message cannot blow up the
     // report or the state (the anomaly key holds the message).
+    // Job text is made one-line safe (SPEC §3) before it can reach a
+    // report, a terminal or the state.
     let text_field = |k: &str| {
         obj.get(k)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .map(|s| cap(s, FIELD_CHARS))
+            .map(|s| cap(&text::one_line(s), FIELD_CHARS))
     };
     // `as_i64` is None for floats and booleans: `"pid": true` is not PID 1.
     let pid = obj.get("pid").and_then(Value::as_i64).filter(|p| *p > 1);
-    let progress = obj.get("progress").and_then(Value::as_object).cloned();
+    let progress = obj
+        .get("progress")
+        .and_then(Value::as_object)
+        .map(safe_progress);
     let progress_key = match obj.get("progressKey").and_then(Value::as_str) {
-        Some(k) => Some(k.to_string()),
+        Some(k) => Some(text::one_line(k)),
         None => progress
             .as_ref()
             .map(|p| python_json(&Value::Object(p.clone()))),
     }
-    .map(|k| cap(&k, KEY_CHARS));
+    .map(|k| text::long_key(&k));
     Observation::Known(Status {
         running,
         completed,
@@ -138,10 +143,21 @@ pub fn parse(stdout: &str) -> Observation {
     })
 }
 
+/// Progress with its keys and string values made one-line safe.
+fn safe_progress(p: &Map<String, Value>) -> Map<String, Value> {
+    p.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => Value::String(text::one_line(s)),
+                other => other.clone(),
+            };
+            (text::one_line(k), v)
+        })
+        .collect()
+}
+
 /// Most characters kept of `message` and `stopReason`.
 pub const FIELD_CHARS: usize = 800;
-/// Most characters kept of a progress key.
-pub const KEY_CHARS: usize = 2000;
 
 /// JSON as Python's `json.dumps(v, sort_keys=True, ensure_ascii=False)`
 /// writes it: `", "` and `": "` separators. Stall tracking compares these

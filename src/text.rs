@@ -47,6 +47,90 @@ pub fn first_line(text: &str) -> &str {
     text.trim().lines().next().unwrap_or("").trim()
 }
 
+/// Text from a job made safe for a one-line field (SPEC §3): terminal
+/// escape sequences removed, line breaks and tabs turned into spaces, other
+/// control characters removed — so a status cannot forge a section, an
+/// `ALERT` line, or colour a terminal.
+pub fn one_line(s: &str) -> String {
+    clean(s, false)
+}
+
+/// Text from a job made safe for a block of output (a tail in a report or
+/// the state): terminal escape sequences and control characters removed,
+/// line breaks (`\n`) and tabs kept.
+pub fn safe_block(s: &str) -> String {
+    clean(s, true)
+}
+
+fn clean(s: &str, keep_lines: bool) -> String {
+    if !s.chars().any(|c| c.is_control() || is_line_break(c)) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                // CSI (`ESC [ … final`) and OSC (`ESC ] … BEL|ESC \`) are
+                // dropped whole; any other escape loses its next character.
+                match chars.next() {
+                    Some('[') => {
+                        for d in chars.by_ref() {
+                            if ('\u{40}'..='\u{7e}').contains(&d) {
+                                break;
+                            }
+                        }
+                    }
+                    Some(']') => {
+                        while let Some(d) = chars.next() {
+                            if d == '\u{7}' || (d == '\u{1b}' && chars.next_if_eq(&'\\').is_some())
+                            {
+                                break;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            '\n' | '\t' if keep_lines => out.push(c),
+            '\r' if keep_lines => {}
+            c if is_line_break(c) || c == '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r' | '\u{b}' | '\u{c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+/// A progress key as stored and compared (SPEC §3): whole when it has at
+/// most [`KEY_CHARS`] characters, else its first 1900 characters, `…#` and
+/// 16 hex digits of a hash of the whole key, so a change anywhere is seen.
+pub fn long_key(key: &str) -> String {
+    if key.chars().count() <= KEY_CHARS {
+        return key.to_string();
+    }
+    let head: String = key.chars().take(1900).collect();
+    format!("{head}{ELLIPSIS}#{:016x}", fnv1a(key.as_bytes()))
+}
+
+/// Most characters of a progress key stored whole.
+pub const KEY_CHARS: usize = 2000;
+
+/// FNV-1a, 64 bits: a fixed, documented hash (not std's, whose output may
+/// change between Rust releases), so stored keys stay comparable.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A capture as text: UTF-8 with invalid bytes replaced. When the capture
 /// was `truncated` at a byte limit, a character split by the cut is dropped
 /// rather than shown as U+FFFD.
@@ -81,6 +165,35 @@ fn split_char_len(bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_text_cannot_forge_lines_or_colour_the_terminal() {
+        let forged = "ok\n\n• Payroll sync (payroll)\n- 状态: completed ✅\r\n• ALERT x";
+        assert_eq!(
+            one_line(forged),
+            "ok  • Payroll sync (payroll) - 状态: completed ✅  • ALERT x"
+        );
+        assert_eq!(one_line("\u{1b}[31mred\u{1b}[0m\u{7}"), "red");
+        assert_eq!(one_line("a\u{1b}]0;title\u{7}b"), "ab");
+        assert_eq!(one_line("a\u{2028}b\tc"), "a b c");
+        assert_eq!(
+            safe_block("line 1\r\n\u{1b}[1mline 2\u{1b}[0m\tx"),
+            "line 1\nline 2\tx"
+        );
+        assert_eq!(one_line("plain"), "plain");
+    }
+
+    #[test]
+    fn long_progress_keys_keep_a_hash_of_the_whole() {
+        let short = "k".repeat(2000);
+        assert_eq!(long_key(&short), short);
+        let a = format!("{}{}", "k".repeat(2500), "a");
+        let b = format!("{}{}", "k".repeat(2500), "b");
+        assert_ne!(long_key(&a), long_key(&b), "a change after the cut is seen");
+        assert_eq!(long_key(&a).chars().count(), 1900 + 2 + 16);
+        assert!(long_key(&a).contains("…#"));
+        assert_eq!(long_key(&a), long_key(&a.clone()));
+    }
 
     #[test]
     fn tail_counts_characters_and_trims() {

@@ -105,6 +105,13 @@ impl Tick<'_> {
             known.as_deref(),
         ) {
             Ok((c, print)) => {
+                // SPEC §11: cron mails whatever a job prints, so warnings are
+                // printed when the config changed, or with -v.
+                if known.as_deref() != Some(print.as_str()) || self.global.verbose > 0 {
+                    for w in &c.warnings {
+                        errln!("WARNING: {w}");
+                    }
+                }
                 if !self.dry {
                     if let Err(e) = last_good.keep(&text, &print, known.as_deref()) {
                         errln!("warning: cannot keep a copy of the good config: {e}");
@@ -680,5 +687,95 @@ fn would_run(job: &Job) -> Section {
     Section::WouldRun {
         name: job.name.clone(),
         id: job.id.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The orchestration of one pass, with the job commands scripted through
+    //! the runner seam: no process is started.
+
+    use clap::Parser;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::runner::Scripted;
+
+    const NOW: f64 = 1_795_262_400.0;
+
+    #[test]
+    fn a_pass_runs_the_queue_checks_statuses_and_a_start_and_records_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ops-jobs.json");
+        let state_path = dir.path().join("ops-monitor.json");
+        let jobs = json!({"version": 1, "defaults": {"quietHours": {"start": "00:00", "end": "00:00"}},
+        "jobs": [
+            {"id": "a", "kind": "long_running_read", "risk": "read_only", "enabled": true,
+             "commands": {"start": ["start-a"], "status": ["status-a"]},
+             "policy": {"autoResume": true}},
+            {"id": "c", "kind": "one_shot_read", "risk": "read_only", "enabled": true,
+             "commands": {"run": ["check-c"]}, "policy": {"everySeconds": 60}},
+        ]});
+        std::fs::write(&config, jobs.to_string()).unwrap();
+        let cli = Cli::try_parse_from([
+            "ops-monitor",
+            "tick",
+            "--print-only",
+            "--config-file",
+            config.to_str().unwrap(),
+            "--state-file",
+            state_path.to_str().unwrap(),
+        ])
+        .unwrap();
+        let Command::Tick(args) = &cli.command else {
+            panic!("a tick")
+        };
+        let runner = Scripted::new()
+            .answer(
+                "a",
+                Which::Status,
+                0,
+                r#"{"running":false,"completed":false}"#,
+            )
+            .answer("a", Which::Start, 0, "started")
+            .answer("c", Which::Run, 2, "DISK CRITICAL - / 97% used");
+        let mut st = State::default();
+        st.queue
+            .push(state::QueueItem::new("c", NOW, NOW, "after w".into()));
+        let tick = Tick {
+            files: Files::resolve(config.to_str(), state_path.to_str()),
+            global: &cli.global,
+            args,
+            clock: Clock::from_parts(NOW, 12, 0, 0),
+            started: Instant::now(),
+            runner: &runner,
+            dry: false,
+        };
+        assert_eq!(tick.pass(st).unwrap(), Code::Ok);
+
+        let mut asked = runner.asked();
+        // The pool runs in any order; the start comes after every status.
+        assert_eq!(asked.last(), Some(&("a".to_string(), Which::Start)));
+        asked.sort_by(|x, y| (&x.0, x.1 as u8).cmp(&(&y.0, y.1 as u8)));
+        assert_eq!(
+            asked,
+            vec![
+                ("a".to_string(), Which::Status),
+                ("a".to_string(), Which::Start),
+                ("c".to_string(), Which::Run),
+                ("c".to_string(), Which::Run),
+            ]
+        );
+        let saved: Value =
+            serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+        assert_eq!(saved["jobs"]["a"]["lastAutoResumeAt"], json!(NOW));
+        assert_eq!(
+            saved["jobs"]["a"]["lastStart"]["stdoutTail"],
+            json!("started")
+        );
+        assert_eq!(saved["jobs"]["c"]["lastRun"]["exitCode"], json!(2));
+        assert_eq!(saved["queue"][0]["status"], json!("failed"));
+        assert_eq!(saved["monitor"]["lastTickOutcome"], json!("ok"));
     }
 }

@@ -16,6 +16,7 @@ mod last_good;
 mod lint;
 #[cfg(test)]
 mod props;
+mod python;
 mod resolve;
 mod schema;
 #[cfg(test)]
@@ -377,19 +378,25 @@ fn parse_checked(
 ) -> Result<Config, ConfigError> {
     // Editors on some systems save a byte-order mark; it is not a mistake.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|err| ConfigError {
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(|err| ConfigError {
         path: path.to_path_buf(),
         problems: vec![syntax_problem(&err)],
     })?;
 
-    let mut found = Found::default();
+    let mut found = Found {
+        strict,
+        ..Found::default()
+    };
+    // The Python version's readings first: everything after sees the
+    // canonical form.
+    let readings = python::read(&mut value, &mut found);
     if schema_check {
         schema::check(&value, &mut found);
     }
     schema::unknown_keys(&value, strict, &mut found);
     let base = config_folder(path);
     let home = absolute(home);
-    let resolved = resolve::resolve(&value, &base, &home, &mut found);
+    let resolved = resolve::resolve(&value, &readings, &base, &home, &mut found);
 
     let (errors, warnings) = found.finish();
     match resolved {
@@ -533,11 +540,23 @@ fn is_plain_key(key: &str) -> bool {
 /// Problems found so far, each at its path.
 #[derive(Debug, Default)]
 struct Found {
+    /// `validate-config --strict`: what is only tolerated is an error.
+    strict: bool,
     errors: Vec<(JsonPath, String)>,
     warnings: Vec<(JsonPath, String)>,
 }
 
 impl Found {
+    /// A form the Python version accepts and this port reads the same way:
+    /// a warning, an error with `--strict`.
+    fn tolerated(&mut self, path: JsonPath, message: impl Into<String>) {
+        if self.strict {
+            self.error(path, message);
+        } else {
+            self.warn(path, message);
+        }
+    }
+
     fn error(&mut self, path: JsonPath, message: impl Into<String>) {
         self.errors.push((path, message.into()));
     }

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::python::{hhmm, Readings};
 use super::{
     user_path, After, AlertmanagerChannel, Approval, Channel, Defaults, Found, Job, JsonPath, Kind,
     Lang, Policy, QuietHours, Risk, When,
@@ -21,6 +22,7 @@ use super::{
 /// resolved (an error was reported for it).
 pub(super) fn resolve(
     value: &Value,
+    readings: &Readings,
     base: &Path,
     home: &Path,
     found: &mut Found,
@@ -32,13 +34,16 @@ pub(super) fn resolve(
         .and_then(Value::as_object)
         .unwrap_or(&empty);
     let defaults = resolve_defaults(defaults_obj, base);
-    let default_policy = resolve_policy(
-        defaults_obj,
-        &Policy::default(),
-        JsonPath::root().key("defaults"),
-        "the built-in",
-        found,
-    );
+    let mut default_policy = resolve_policy(defaults_obj, &Policy::default());
+    // Negative numbers in `defaults` are used as given, as the Python
+    // version uses them (the canonical form has no place for them).
+    for &(key, n) in &readings.negative_defaults {
+        match key {
+            "reportEverySeconds" => default_policy.report_every_seconds = n,
+            "stallSeconds" => default_policy.stall_seconds = n,
+            _ => default_policy.auto_resume_backoff_seconds = n,
+        }
+    }
 
     let raw_jobs: &[Value] = top.get("jobs").and_then(Value::as_array).map_or(&[], |v| v);
     let heads: Vec<Head> = raw_jobs.iter().map(Head::read).collect();
@@ -150,7 +155,7 @@ fn resolve_job(
         None => false,
         Some(Value::Bool(b)) => *b,
         Some(other) => {
-            found.warn(
+            found.tolerated(
                 at().key("enabled"),
                 format!("not true or false (got {other}), treated as disabled"),
             );
@@ -158,14 +163,18 @@ fn resolve_job(
         }
     };
 
+    // Trimmed, as the Python version shows it.
     let name = match obj.get("name").and_then(Value::as_str) {
-        Some(n) if !n.trim().is_empty() => n.to_string(),
+        Some(n) if !n.trim().is_empty() => n.trim().to_string(),
         _ => head.id.unwrap_or_default().to_string(),
     };
 
     let cwd = match obj.get("cwd") {
         None => home.to_path_buf(),
-        Some(Value::String(s)) if !s.trim().is_empty() => user_path(s, base),
+        Some(Value::String(s)) if !s.trim().is_empty() => {
+            relative_cwd_differs(s, base, at().key("cwd"), found);
+            user_path(s, base)
+        }
         Some(_) => return None,
     };
 
@@ -179,13 +188,7 @@ fn resolve_job(
         None => &empty,
         Some(p) => p.as_object()?,
     };
-    let mut policy = resolve_policy(
-        policy_obj,
-        default_policy,
-        at().key("policy"),
-        "the defaults'",
-        found,
-    );
+    let mut policy = resolve_policy(policy_obj, default_policy);
     if kind.is_some_and(|k| k != Kind::OneShotRead) {
         if policy_obj.contains_key("everySeconds") {
             found.warn(
@@ -267,6 +270,18 @@ fn resolve_after(
         };
         if let Some(id) = job_id {
             match index.get(id) {
+                // The Python version accepts this on a read job (it never
+                // queues anything); a write job's verification must exist.
+                None if head.kind != Some(Kind::OneShotWrite) && head.kind.is_some() => {
+                    found.tolerated(
+                        at().index(k).key("jobId"),
+                        format!(
+                            "no job with id {} in this file: the entry is ignored",
+                            Value::from(id)
+                        ),
+                    );
+                    continue;
+                }
                 None => found.error(
                     at().index(k).key("jobId"),
                     format!("no job with id {} in this file", Value::from(id)),
@@ -323,15 +338,9 @@ fn argv_of(value: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
-/// Each policy key from `obj`, else from `fallback`. `fallback_name` words
-/// where an invalid `quietHours` falls back to.
-fn resolve_policy(
-    obj: &Map<String, Value>,
-    fallback: &Policy,
-    at: JsonPath,
-    fallback_name: &str,
-    found: &mut Found,
-) -> Policy {
+/// Each policy key from `obj`, else from `fallback`. The Python readings
+/// (`python::read`) have already removed what falls back, with a warning.
+fn resolve_policy(obj: &Map<String, Value>, fallback: &Policy) -> Policy {
     let seconds = |key: &str, or: f64| {
         obj.get(key)
             .and_then(Value::as_f64)
@@ -339,24 +348,10 @@ fn resolve_policy(
             .unwrap_or(or)
     };
     let flag = |key: &str, or: bool| obj.get(key).and_then(Value::as_bool).unwrap_or(or);
-    let quiet_hours = match obj.get("quietHours") {
-        None => fallback.quiet_hours,
-        Some(v) => match quiet_hours_of(v) {
-            Some(q) => q,
-            None => {
-                found.warn(
-                    at.key("quietHours"),
-                    format!(
-                        "invalid (must be {{\"start\": \"HH:MM\", \"end\": \"HH:MM\"}}, got {}); \
-                         using {fallback_name} {}",
-                        short_json(v),
-                        show_quiet_hours(fallback.quiet_hours)
-                    ),
-                );
-                fallback.quiet_hours
-            }
-        },
-    };
+    let quiet_hours = obj
+        .get("quietHours")
+        .and_then(quiet_hours_of)
+        .unwrap_or(fallback.quiet_hours);
     Policy {
         report_every_seconds: seconds("reportEverySeconds", fallback.report_every_seconds),
         only_on_change: flag("onlyOnChange", fallback.only_on_change),
@@ -394,30 +389,37 @@ fn quiet_hours_of(value: &Value) -> Option<QuietHours> {
     })
 }
 
-/// `H:MM` or `HH:MM`, 00:00 to 23:59 → minutes after midnight (the same
-/// rule as the schema's `clockTime` pattern).
+/// `HH:MM`, 00:00 to 23:59 → minutes after midnight (the same rule as the
+/// schema's `clockTime` pattern and the Python version's `_parse_hhmm`).
 fn clock_minute(text: &str) -> Option<u32> {
-    let (h, m) = text.split_once(':')?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(h) || h.len() > 2 || !digits(m) || m.len() != 2 {
-        return None;
+    let t = hhmm(text)?;
+    let (h, m) = t.split_once(':')?;
+    Some(h.parse::<u32>().ok()? * 60 + m.parse::<u32>().ok()?)
+}
+
+/// A relative `cwd` is taken from the config file's folder; the Python
+/// version takes it from the folder it runs in. Warn when the two differ
+/// for this process.
+fn relative_cwd_differs(cwd: &str, base: &Path, at: JsonPath, found: &mut Found) {
+    if cwd.starts_with('~') || Path::new(cwd).is_absolute() {
+        return;
     }
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60).then_some(h * 60 + m)
-}
-
-fn show_quiet_hours(q: QuietHours) -> String {
-    format!(
-        "{:02}:{:02}–{:02}:{:02}",
-        q.start_minute / 60,
-        q.start_minute % 60,
-        q.end_minute / 60,
-        q.end_minute % 60
-    )
-}
-
-fn short_json(v: &Value) -> String {
-    crate::text::cap(&v.to_string(), 60)
+    let Ok(here) = std::env::current_dir() else {
+        return;
+    };
+    if here == base {
+        return;
+    }
+    found.warn(
+        at,
+        format!(
+            "{} is taken from the config file's folder ({}); ops-monitor.py would take it from \
+             the folder it runs in ({})",
+            Value::from(cwd),
+            base.join(cwd).display(),
+            here.join(cwd).display()
+        ),
+    );
 }
 
 /// The channels of a `defaults` object's `notify` list, if it has one.
@@ -517,19 +519,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clock_minute_accepts_h_mm_and_hh_mm_only() {
+    fn clock_minute_accepts_hh_mm_only() {
         assert_eq!(clock_minute("00:00"), Some(0));
-        assert_eq!(clock_minute("8:05"), Some(485));
+        assert_eq!(clock_minute("08:05"), Some(485));
         assert_eq!(clock_minute("23:59"), Some(1439));
         for bad in [
-            "24:00", "23:60", "8:5", "123:00", "", ":", "ab:cd", "08:00:00", "-1:00", "+8:00",
+            "8:05", "24:00", "23:60", "8:5", "123:00", "", ":", "ab:cd", "08:00:00", "-1:00",
+            "+8:00",
         ] {
             assert_eq!(clock_minute(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn quiet_hours_shown_with_two_digits() {
-        assert_eq!(show_quiet_hours(QuietHours::DEFAULT), "23:00–08:00");
     }
 }

@@ -100,9 +100,14 @@ pub fn decide_check(
             extra: Default::default(),
         });
     }
+    // SPEC §11: a failure's key is how it ended plus the first line of its
+    // output (compared with digits normalised, like an anomaly's).
     let mut m = Map::new();
-    m.insert("check".into(), Value::String(format!("{result:?}")));
-    m.insert("output".into(), Value::String(output.clone()));
+    m.insert("check".into(), Value::String(out.describe().to_string()));
+    m.insert(
+        "output".into(),
+        Value::String(output.lines().next().unwrap_or("").to_string()),
+    );
     let key = python_json(&Value::Object(m));
     if silence.is_some() {
         st.last_decision = Some(why::decision(now, false, Rule::Silence, silence));

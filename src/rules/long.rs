@@ -88,8 +88,14 @@ pub fn problem_of(st: &JobState) -> Option<Problem> {
 }
 
 /// The problem record for this tick: kept while the kind stays the same,
-/// else started at `since`.
+/// else started at `since`. A state written before problems were recorded
+/// (the Python version's) that holds a reported anomaly has lasted at least
+/// since that report.
 fn record_problem(st: &mut JobState, prev: &JobState, problem: Problem, since: f64) {
+    let since = match (&prev.problem, &prev.last_anomaly_key) {
+        (None, Some(_)) => prev.last_anomaly_report_at.map_or(since, |t| t.min(since)),
+        _ => since,
+    };
     st.problem = match &prev.problem {
         Some(p) if p.kind == problem.as_str() => Some(p.clone()),
         _ => Some(ProblemRecord {

@@ -80,18 +80,73 @@ fn opt(s: Option<&str>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Whether `key` is the anomaly reported last (a repeat, not a new one).
+/// Whether `key` is the anomaly reported last (a repeat, not a new one),
+/// compared normalised (SPEC §11 "Identity of a repeated problem").
 fn same_anomaly(prev: &JobState, key: &str) -> bool {
-    prev.last_anomaly_key.as_deref() == Some(key)
+    prev.last_anomaly_key
+        .as_deref()
+        .is_some_and(|old| normalised_key(old) == normalised_key(key))
 }
 
 /// Whether an anomaly with `key` is due: new, or a reminder after
 /// `max(900 s, reportEverySeconds)`.
+/// Keys are compared normalised (SPEC §11 "Identity of a repeated
+/// problem"), so a status error that carries a timestamp or a counter is one
+/// anomaly, not a new one every minute — and a key the Python version wrote
+/// matches this port's.
 fn anomaly_due(job: &Job, prev: &JobState, key: &str, now: f64) -> bool {
     if !same_anomaly(prev, key) {
         return true;
     }
     why::reminder_due_at(job, prev).is_none_or(|due| now >= due)
+}
+
+/// An anomaly key as it is compared: runs of digits in `message` (and in
+/// `output`, a check's first line) replaced by `#`, `level` read as SPEC §3
+/// reads it. Text that is not a JSON object is compared with its digits
+/// replaced.
+fn normalised_key(key: &str) -> String {
+    match serde_json::from_str::<Value>(key) {
+        Ok(Value::Object(mut m)) => {
+            for field in ["message", "output"] {
+                if let Some(Value::String(s)) = m.get_mut(field) {
+                    *s = digits_as_hash(s);
+                }
+            }
+            let level = m.get("level").and_then(Value::as_str).map(level_word);
+            m.insert("level".into(), Value::from(level.unwrap_or("ok")));
+            python_json(&Value::Object(m))
+        }
+        _ => digits_as_hash(key),
+    }
+}
+
+/// Every run of ASCII digits replaced by one `#`.
+fn digits_as_hash(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_digits = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            in_digits = false;
+        }
+    }
+    out
+}
+
+/// SPEC §3: `warn`/`warning` → warn; `alert`/`error`/`critical`/`crit`/
+/// `fatal` → alert; anything else → ok; case does not matter.
+fn level_word(level: &str) -> &'static str {
+    match level.trim().to_ascii_lowercase().as_str() {
+        "warn" | "warning" => "warn",
+        "alert" | "error" | "critical" | "crit" | "fatal" => "alert",
+        _ => "ok",
+    }
 }
 
 /// Store a run's `lastRunAt` and `lastRun` tails.

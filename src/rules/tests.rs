@@ -907,3 +907,15 @@ fn verifications_are_reported_once_a_pass_after_quiet_hours() {
     let old = QueueItem::new("verify", T0, T0, "after apply (success)".into());
     assert!(verification_of(&old, std::slice::from_ref(&write)).is_some());
 }
+
+#[test]
+fn anomaly_keys_compare_with_digits_and_levels_normalised() {
+    let a = r#"{"completed": null, "level": "alert", "message": "error at 17:05:09 (try 3)", "progressKey": null, "running": null, "stopReason": "unknown"}"#;
+    let b = r#"{"completed": null, "level": "ERROR", "message": "error at 17:06:10 (try 4)", "progressKey": null, "running": null, "stopReason": "unknown"}"#;
+    assert_eq!(normalised_key(a), normalised_key(b));
+    let c = r#"{"completed": null, "level": "alert", "message": "disk full", "progressKey": null, "running": null, "stopReason": "unknown"}"#;
+    assert_ne!(normalised_key(a), normalised_key(c));
+    assert_eq!(digits_as_hash("a12b3"), "a#b#");
+    assert_eq!(level_word("Warning"), "warn");
+    assert_eq!(level_word("info"), "ok");
+}

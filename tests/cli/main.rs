@@ -8,6 +8,7 @@ mod delivery;
 mod fleet;
 mod manual;
 mod openclaw;
+mod pyref;
 mod robust;
 mod safety;
 mod tick;

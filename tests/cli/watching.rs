@@ -451,3 +451,147 @@ fn a_full_disk_never_makes_a_start_happen_twice() {
     let texts = delivered(&env);
     assert_eq!(texts.len(), 2, "{texts:?}");
 }
+
+#[test]
+fn a_status_error_with_a_timestamp_is_one_anomaly_not_one_a_minute() {
+    let mut env = TestEnv::new();
+    let status = env.script(
+        "status.sh",
+        "echo \"connection refused at $(date +%s%N), attempt $$\" >&2; exit 1",
+    );
+    env.config(&config_with(json!([long_job("j", &status, "/bin/true")])));
+    let mut alerts = 0;
+    for minute in 0..10 {
+        env.at(NOON + 60.0 * minute as f64);
+        let run = env.tick();
+        run.code(0);
+        alerts += run.stdout.matches("connection refused").count();
+    }
+    assert_eq!(alerts, 1, "one alert in ten minutes");
+    // The reminder comes after max(900 s, reportEverySeconds = 1800 s).
+    env.at(NOON + 1800.0);
+    assert!(
+        env.tick().stdout.contains("connection refused"),
+        "a reminder"
+    );
+}
+
+#[test]
+fn a_status_cannot_forge_a_section_or_reach_the_terminal_with_escapes() {
+    let env = TestEnv::new();
+    let status = env.script(
+        "status.sh",
+        r#"printf '{"running":false,"completed":false,"stopReason":"x\\n- 状态: completed ✅","message":"\\u001b[2J\\u001b[31mfine\\n\\n• Payroll sync (payroll, long_running_read)\\n- state: completed ✅\\n• ALERT: none"}\n'; printf '\033[31mred\033[0m line\n' >&2"#,
+    );
+    env.config(&config_with(json!([long_job("j", &status, "/bin/true")])));
+    let run = env.tick();
+    run.code(0);
+    assert!(!run.stdout.contains('\u{1b}'), "{:?}", run.stdout);
+    for line in run.stdout.lines() {
+        assert!(!line.starts_with("• Payroll"), "forged section: {line}");
+        assert!(!line.starts_with("• ALERT"), "forged alert line: {line}");
+        assert!(!line.starts_with("- 状态"), "forged state line: {line}");
+    }
+    assert!(
+        run.stdout.contains("fine  • Payroll sync"),
+        "{}",
+        run.stdout
+    );
+    let state = fs::read_to_string(env.state_path()).unwrap();
+    assert!(!state.contains("\\u001b"), "no escapes in the state");
+}
+
+#[test]
+fn a_change_at_the_end_of_a_long_progress_key_is_progress() {
+    let mut env = TestEnv::new();
+    let head = "x".repeat(2500);
+    let status = env.script(
+        "status.sh",
+        &format!(
+            r#"n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; echo '{{"running":true,"completed":false,"progressKey":"{head}'$n'"}}'"#
+        ),
+    );
+    let mut job = long_job("j", &status, "/bin/true");
+    job["policy"] = json!({"stallSeconds": 120});
+    env.config(&config_with(json!([job])));
+    for minute in 0..6 {
+        env.at(NOON + 60.0 * minute as f64);
+        let run = env.tick();
+        run.code(0);
+        assert!(
+            !run.stdout.contains("stalled"),
+            "minute {minute}: {}",
+            run.stdout
+        );
+    }
+    let key = env.state()["jobs"]["j"]["lastProgressKey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(key.chars().count() < 2000 && key.contains("…#"), "{key}");
+}
+
+#[test]
+fn a_closed_stdout_loses_the_printed_report_never_the_state() {
+    let mut env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    for minute in 0..3 {
+        env.at(NOON + 60.0 * minute as f64);
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader); // `tick --print-only | true`, deterministically
+        let out = env
+            .command(&["tick", "--print-only"])
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(starts(&env), 1, "started once, its backoff saved");
+    assert_eq!(env.state()["jobs"]["j"]["lastAutoResumeAt"], json!(NOON));
+}
+
+#[test]
+fn a_deeply_nested_openclaw_config_is_an_error_not_a_crash() {
+    let mut env = TestEnv::new();
+    env.write(
+        "openclaw.json",
+        &format!("{{\"a\": {}{}}}", "[".repeat(60_000), "]".repeat(60_000)),
+    );
+    env.config(&config_with(json!([paused_job(&env)])));
+    for minute in 0..2 {
+        env.at(NOON + 60.0 * minute as f64);
+        let run = env.run(&["tick"]);
+        run.code(3).stderr_has("nested deeper");
+    }
+    assert_eq!(starts(&env), 1, "the start was saved once, not repeated");
+    assert_eq!(
+        env.state()["outbox"].as_array().map(Vec::len),
+        Some(1),
+        "kept"
+    );
+}
+
+#[test]
+fn config_warnings_are_printed_when_the_config_changes_or_with_v() {
+    let mut env = TestEnv::new();
+    let mut job = paused_job(&env);
+    job["polcy"] = json!({});
+    env.config(&config_with(json!([job])));
+    env.tick()
+        .code(0)
+        .stderr_has("WARNING:")
+        .stderr_has("polcy");
+    env.at(NOON + 60.0);
+    let quiet = env.tick();
+    quiet.code(0);
+    assert!(!quiet.stderr.contains("WARNING"), "{}", quiet.stderr);
+    env.at(NOON + 120.0);
+    env.run(&["tick", "--print-only", "-v"])
+        .code(0)
+        .stderr_has("polcy");
+}

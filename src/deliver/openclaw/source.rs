@@ -284,7 +284,60 @@ fn read_limited(path: &Path) -> std::io::Result<String> {
 
 fn parse(text: &str) -> Result<Node, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The JSON5 parser recurses once per level: a hostile or broken file
+    // nested 60,000 deep would overflow the stack and kill the tick.
+    if nesting(text) > MAX_NESTING {
+        return Err(format!(
+            "not JSON5: nested deeper than {MAX_NESTING} levels"
+        ));
+    }
     json5::from_str::<Node>(text).map_err(|e| format!("not JSON5: {e}"))
+}
+
+/// Deepest nesting accepted in an OpenClaw config (serde_json's own limit).
+const MAX_NESTING: usize = 128;
+
+/// How deep `{`/`[` nest in JSON5 text, outside strings and comments.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '\'' => {
+                while let Some(d) = chars.next() {
+                    if d == '\\' {
+                        chars.next();
+                    } else if d == c {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut star = false;
+                for d in chars.by_ref() {
+                    if star && d == '/' {
+                        break;
+                    }
+                    star = d == '*';
+                }
+            }
+            '{' | '[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Replace every `{"$include": …}` below `node`. `dir` is the including
@@ -527,6 +580,17 @@ pub fn substitute_str(s: &str, env: &EnvSources) -> (String, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_nesting_is_refused_before_the_parser_recurses() {
+        let deep = format!("{{a: {}{}}}", "[".repeat(60_000), "]".repeat(60_000));
+        assert!(parse(&deep).unwrap_err().contains("nested deeper"));
+        assert_eq!(
+            nesting("{a: '[[[', /* {{{ */ b: [1, {c: \"]]\"}]} // [[["),
+            3
+        );
+        assert!(parse("{a: [[1]]}").is_ok());
+    }
     use serde_json::json;
     use std::fs;
 
