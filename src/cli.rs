@@ -122,6 +122,11 @@ pub enum Command {
         #[arg(long, allow_hyphen_values = true)]
         target: Option<String>,
     },
+    /// The undelivered messages; `retry` tries them now, `drop` gives them up
+    Outbox {
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+    },
     /// The stored output of a job's last start, stop and run, and its queue items
     Logs { job: String },
     /// Why the last tick did or did not report a job, and what would make the next one
@@ -139,6 +144,19 @@ pub enum Command {
     Schema,
     /// Print a shell completion script
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Try every waiting message of a configured channel now
+    Retry,
+    /// Give up a waiting message (by the id `outbox` shows), or all of them
+    Drop {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

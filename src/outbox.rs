@@ -2,13 +2,18 @@
 //! the state file and retried at the start of every later tick.
 //!
 //! One entry is one message for one channel, so channels retry on their own.
-//! An entry carries everything needed to send it again — the channel as
-//! configured ([`Channel`], in the config's own JSON spelling), not just its
-//! position in the config — so it survives the config being reordered or the
-//! channel being removed. This module is the pure part: the [`Outbox`] the
-//! state holds (entries and drop counts), an entry's schedule, and the size
-//! limit. Sending lives in `deliver`; the state file in `state`, which holds
-//! an [`Outbox`] and knows nothing else of it.
+//! An entry names its channel by [`identity`] — the type and a hash of the
+//! destination (SPEC §11 "The outbox in detail") — and a redacted [`label`]
+//! for people; never an argv, a URL path, a header or a token. It is sent
+//! only through the configured channel with the same identity: the state
+//! file never decides what is run or where anything is posted (SPEC §7). An
+//! entry whose channel left the config is kept, marked `channelGone`, listed
+//! by `outbox` and `status`, and never sent until the channel is back.
+//!
+//! This module is the pure part: the [`Outbox`] the state holds (entries and
+//! drop counts), an entry's schedule, and the size limit. Sending lives in
+//! `deliver`; the state file in `state`, which holds an [`Outbox`] and knows
+//! nothing else of it.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +28,7 @@ pub const OUTBOX_KEEP: usize = 50;
 /// The first retry waits this long; each further one doubles it.
 pub const BACKOFF_FIRST_SECONDS: f64 = 60.0;
 
-/// Retries never wait longer than this (a `429`'s `retry_after` excepted).
+/// Retries never wait longer than this, a `429`'s `retry_after` included.
 pub const BACKOFF_MAX_SECONDS: f64 = 3600.0;
 
 /// An entry is due this much before its time, so a timer that fires a little
@@ -35,7 +40,12 @@ pub const DUE_SLACK_SECONDS: f64 = 5.0;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outbox {
     /// `outbox`: the undelivered messages.
-    #[serde(rename = "outbox", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "outbox",
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "upgraded"
+    )]
     pub entries: Vec<OutboxMessage>,
     /// `outboxDropped`: messages dropped from a full outbox that no delivered
     /// message has told about yet.
@@ -53,20 +63,103 @@ pub struct Outbox {
     pub dropped_by_channel: BTreeMap<String, u64>,
 }
 
+/// What identifies a channel in the outbox: its type and a hash of its
+/// destination ([`Channel::key`]: Telegram account and chat, webhook URL,
+/// file path, command argv — not headers), as `webhook#0123456789abcdef`.
+/// The hash keeps a secret in a webhook's path or a command's argv out of
+/// the state file. It is not keyed: any key would live in the same file as
+/// the hashes; what it protects is high-entropy secrets, which a 64-bit
+/// hash does not give away.
+pub fn identity(channel: &Channel) -> String {
+    identity_of_key(&channel.key())
+}
+
+/// [`identity`] from a channel key; also upgrades the plain keys older
+/// versions stored (`webhook:https://…`), which were [`Channel::key`] itself.
+fn identity_of_key(key: &str) -> String {
+    // FNV-1a: stable across Rust releases and platforms.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{}#{hash:016x}", key_type(key))
+}
+
+/// The channel type a key starts with (`telegram@acct:1` → `telegram`).
+fn key_type(key: &str) -> &str {
+    let end = key.find([':', '@', '#']).unwrap_or(key.len());
+    match &key[..end] {
+        t @ ("telegram" | "webhook" | "file" | "command") => t,
+        _ => "unknown",
+    }
+}
+
+/// Whether `text` is an [`identity`] (`type#` and 16 hex digits).
+fn is_identity(text: &str) -> bool {
+    match text.split_once('#') {
+        Some((t, hash)) => {
+            key_type(t) == t && hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        None => false,
+    }
+}
+
+/// A channel as people see it in `outbox`, `status`, metrics and alert
+/// labels: its type and where it goes, never a secret — a webhook shows its
+/// scheme, host and port only (its path may hold a token), a command only
+/// that it is one (SPEC §11 "Other secrets").
+pub fn label(channel: &Channel) -> String {
+    label_of_key(&channel.key())
+}
+
+fn label_of_key(key: &str) -> String {
+    match key_type(key) {
+        // A chat id, an account name and a path are not secrets.
+        "telegram" | "file" => key.to_string(),
+        "webhook" => match reqwest::Url::parse(key.trim_start_matches("webhook:")) {
+            Ok(u) => format!(
+                "webhook:{}://{}{}",
+                u.scheme(),
+                u.host_str().unwrap_or(""),
+                u.port().map(|p| format!(":{p}")).unwrap_or_default()
+            ),
+            Err(_) => "webhook".to_string(),
+        },
+        t => t.to_string(),
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
 /// The per-channel counts, read leniently as before they had a field: any
 /// value that is not a positive integer counts as no drops.
+/// Counts kept under a plain channel key by older versions move to its
+/// [`identity`].
 fn positive_counts<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, u64>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Object(m) => m
-            .into_iter()
-            .filter_map(|(k, v)| v.as_u64().filter(|n| *n > 0).map(|n| (k, n)))
-            .collect(),
-        _ => BTreeMap::new(),
-    })
+    let mut counts = BTreeMap::new();
+    if let Value::Object(m) = Value::deserialize(d)? {
+        for (k, v) in m {
+            if let Some(n) = v.as_u64().filter(|n| *n > 0) {
+                let k = if is_identity(&k) {
+                    k
+                } else {
+                    identity_of_key(&k)
+                };
+                *counts.entry(k).or_insert(0) += n;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// The entries, each read as [`OutboxMessage::upgrade`] leaves it.
+fn upgraded<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OutboxMessage>, D::Error> {
+    let mut entries = Vec::<OutboxMessage>::deserialize(d)?;
+    for e in &mut entries {
+        e.upgrade();
+    }
+    Ok(entries)
 }
 
 impl Outbox {
@@ -76,6 +169,12 @@ impl Outbox {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Entries that later ticks will try again: all but those whose channel
+    /// left the config (SPEC §11: only these set `tick`'s exit 3).
+    pub fn retried(&self) -> usize {
+        self.entries.iter().filter(|e| !e.channel_gone).count()
     }
 
     /// Order the entries oldest first (stable, so entries made at the same
@@ -131,14 +230,21 @@ impl Outbox {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxMessage {
+    /// Names the entry for `outbox drop ID` (a UUID; made when missing).
+    #[serde(default = "new_id")]
+    pub id: String,
     /// The report text (header and sections, as first built).
     pub text: String,
-    /// The channel's key ([`Channel::key`]).
+    /// The channel's [`identity`].
     #[serde(default)]
     pub channel: String,
-    /// How to reach the channel, used when it is no longer configured.
+    /// The channel's [`label`], for people.
     #[serde(default)]
-    pub channel_spec: Channel,
+    pub label: String,
+    /// No channel of the current config has this identity: kept, never
+    /// sent, not counted for exit 3 (SPEC §7, §11).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub channel_gone: bool,
     /// The Telegram chat it was meant for, if one was known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -174,6 +280,14 @@ fn is_zero_parts(n: &usize) -> bool {
     *n == 0
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 impl OutboxMessage {
     /// A new entry for a report that has not been tried on this channel yet.
     pub fn new(
@@ -191,9 +305,11 @@ impl OutboxMessage {
             text.push_str(s);
         }
         OutboxMessage {
+            id: new_id(),
             text,
-            channel: spec.key(),
-            channel_spec: spec,
+            channel: identity(&spec),
+            label: label(&spec),
+            channel_gone: false,
             target: None,
             header: header.to_string(),
             sections: sections.to_vec(),
@@ -217,6 +333,30 @@ impl OutboxMessage {
         }
     }
 
+    /// An entry as older versions wrote it: a plain channel key becomes its
+    /// [`identity`] (and gives the label), and the stored channel spec —
+    /// which could hold an argv, a URL path or headers, and which the state
+    /// file must never be trusted with again — is dropped. Other unknown
+    /// keys stay.
+    fn upgrade(&mut self) {
+        let spec = self.extra.remove("channelSpec");
+        if self.channel.is_empty() {
+            // Older entries without a key were for the channel they named.
+            let spec = spec.and_then(|v| serde_json::from_value::<Channel>(v).ok());
+            self.channel = spec
+                .as_ref()
+                .map(Channel::key)
+                .unwrap_or_else(|| "telegram".into());
+        }
+        if !is_identity(&self.channel) {
+            self.label = label_of_key(&self.channel);
+            self.channel = identity_of_key(&self.channel);
+        }
+        if self.label.is_empty() {
+            self.label = key_type(&self.channel).to_string();
+        }
+    }
+
     /// Whether the entry should be tried at `now`.
     pub fn is_due(&self, now: f64) -> bool {
         self.next_attempt_at <= now + DUE_SLACK_SECONDS
@@ -229,7 +369,9 @@ impl OutboxMessage {
         self.attempts = self.attempts.saturating_add(1);
         self.last_error = Some(error);
         let wait = match retry_after {
-            Some(r) if r.is_finite() && r > 0.0 => r,
+            // Honoured up to an hour (SPEC §7): a `retry_after` of 1e9 must
+            // not park a message for good.
+            Some(r) if r.is_finite() && r > 0.0 => r.min(BACKOFF_MAX_SECONDS),
             _ => backoff_seconds(self.attempts),
         };
         self.next_attempt_at = now + wait;
@@ -264,7 +406,10 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_wins_over_backoff() {
+    fn retry_after_wins_over_backoff_up_to_an_hour() {
+        let mut e = entry("a", 0.0);
+        e.failed("429".into(), Some(1e9), 0.0);
+        assert_eq!(e.next_attempt_at, 3600.0);
         let mut e = entry("a", 0.0);
         e.failed("429".into(), Some(300.0), 1000.0);
         assert_eq!(e.next_attempt_at, 1300.0);
@@ -279,22 +424,72 @@ mod tests {
     fn round_trip_keeps_unknown_keys_and_reads_bare_entries() {
         let text = r#"{"text":"hello","future":1}"#;
         let e: OutboxMessage = serde_json::from_str(text).unwrap();
-        assert_eq!(e.channel_spec, Channel::default());
         assert_eq!(e.header_and_sections(), ("hello".to_string(), vec![]));
+        assert_eq!(e.id.len(), 36, "an id is made for an entry without one");
         let back = serde_json::to_value(&e).unwrap();
         assert_eq!(back["future"], 1);
-        assert_eq!(back["channelSpec"]["type"], "telegram");
 
         let spec = Channel::Webhook {
-            url: "http://x".into(),
-            headers: [("A".to_string(), "b".to_string())].into(),
+            url: "https://hooks.example/T0/SECRET-PATH?k=SECRET-QUERY".into(),
+            headers: [(
+                "Authorization".to_string(),
+                "Bearer SECRET-HEADER".to_string(),
+            )]
+            .into(),
         };
         let e = OutboxMessage::new(spec.clone(), "h", &["a".into(), "b".into()], 1.0, 2.0);
         assert_eq!(e.text, "h\n\na\n\nb");
-        let back: OutboxMessage =
-            serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        let saved = serde_json::to_value(&e).unwrap();
+        let back: OutboxMessage = serde_json::from_value(saved.clone()).unwrap();
         assert_eq!(back, e);
-        assert_eq!(back.channel, "webhook:http://x");
+        assert_eq!(back.channel, identity(&spec));
+        assert_eq!(back.label, "webhook:https://hooks.example");
+        assert!(!saved.to_string().contains("SECRET"), "{saved}");
+    }
+
+    #[test]
+    fn identities_hash_the_destination_not_the_headers() {
+        let hook = |url: &str, header: &str| Channel::Webhook {
+            url: url.into(),
+            headers: [("X".to_string(), header.to_string())].into(),
+        };
+        let a = identity(&hook("https://h/x", "1"));
+        assert!(a.starts_with("webhook#") && is_identity(&a), "{a}");
+        assert_eq!(a, identity(&hook("https://h/x", "2")));
+        assert_ne!(a, identity(&hook("https://h/y", "1")));
+        let cmd = Channel::Command {
+            argv: vec!["apprise".into(), "tgram://SECRET".into()],
+        };
+        assert!(identity(&cmd).starts_with("command#"));
+        assert_eq!(label(&cmd), "command");
+        assert_eq!(label(&Channel::default()), "telegram");
+        assert_eq!(
+            label(&Channel::File {
+                path: "/var/log/a.jsonl".into()
+            }),
+            "file:/var/log/a.jsonl"
+        );
+    }
+
+    #[test]
+    fn entries_of_older_versions_lose_their_channel_spec_and_keep_the_rest() {
+        let text = r#"{"text":"t","channel":"command:sh -c id","later":[1],
+            "channelSpec":{"type":"command","argv":["sh","-c","id"],"x":1}}"#;
+        let outbox: Outbox = serde_json::from_str(&format!(
+            r#"{{"outbox":[{text}],"outboxDroppedByChannel":{{"command:sh -c id":2}}}}"#
+        ))
+        .unwrap();
+        let e = &outbox.entries[0];
+        let cmd = Channel::Command {
+            argv: vec!["sh".into(), "-c".into(), "id".into()],
+        };
+        assert_eq!(e.channel, identity(&cmd));
+        assert_eq!(e.label, "command");
+        assert_eq!(outbox.dropped_by_channel[&identity(&cmd)], 2);
+        let saved = serde_json::to_value(&outbox).unwrap();
+        assert!(saved["outbox"][0].get("channelSpec").is_none(), "{saved}");
+        assert_eq!(saved["outbox"][0]["later"][0], 1);
+        assert!(!saved.to_string().contains("sh -c"), "{saved}");
     }
 
     #[test]
@@ -312,13 +507,14 @@ mod tests {
         assert_eq!(outbox.entries[0].created_at, 4.0);
         assert_eq!(outbox.dropped, 3);
         // created 1, 2, 3 → i = 52 (even), 51 (odd), 50 (even)
-        assert_eq!(outbox.dropped_untold("file:even"), 2);
-        assert_eq!(outbox.dropped_untold("file:odd"), 1);
+        let (even, odd) = (identity_of_key("file:even"), identity_of_key("file:odd"));
+        assert_eq!(outbox.dropped_untold(&even), 2);
+        assert_eq!(outbox.dropped_untold(&odd), 1);
 
-        outbox.dropped_told("file:even", 2);
+        outbox.dropped_told(&even, 2);
         assert_eq!(outbox.dropped, 1);
-        assert_eq!(outbox.dropped_untold("file:even"), 0);
-        outbox.dropped_told("file:odd", 1);
+        assert_eq!(outbox.dropped_untold(&even), 0);
+        outbox.dropped_told(&odd, 1);
         assert_eq!(outbox.dropped, 0);
         assert!(outbox.dropped_by_channel.is_empty());
         let saved = serde_json::to_value(&outbox).unwrap();
@@ -345,8 +541,9 @@ mod tests {
             "outboxDroppedByChannel": {"a": 2, "b": "three", "c": 0, "d": -1, "e": 1.5},
         }))
         .unwrap();
-        assert_eq!(outbox.dropped_by_channel, [("a".to_string(), 2)].into());
-        assert_eq!(outbox.dropped_untold("a"), 5);
+        let a = identity_of_key("a");
+        assert_eq!(outbox.dropped_by_channel, [(a.clone(), 2)].into());
+        assert_eq!(outbox.dropped_untold(&a), 5);
         assert_eq!(outbox.dropped_untold("b"), 3);
         let outbox: Outbox =
             serde_json::from_value(serde_json::json!({"outboxDroppedByChannel": [1]})).unwrap();

@@ -274,7 +274,7 @@ impl Tick<'_> {
             signal: signals::received(),
             config_invalid,
             save_failed,
-            undelivered: (self.delivers() && !config_invalid && !st.outbox.is_empty())
+            undelivered: (self.delivers() && !config_invalid && st.outbox.retried() > 0)
                 || fleet.post_failed,
         };
         let code = rules::tick_exit(end);

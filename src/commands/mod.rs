@@ -8,6 +8,7 @@
 mod explain;
 mod grants;
 mod manual;
+mod outbox;
 mod show;
 mod status;
 
@@ -18,6 +19,7 @@ use anyhow::Result;
 pub use explain::{decision_text, explain};
 pub use grants::{approve, revoke, silence};
 pub use manual::{run, start, stop};
+pub use outbox::run as outbox;
 pub use show::logs;
 pub use status::status;
 
@@ -216,7 +218,7 @@ pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
         for n in &outcome.notices {
             errln!("{n}");
         }
-        Ok(if st.outbox.is_empty() {
+        Ok(if st.outbox.retried() == 0 {
             Code::Ok
         } else {
             Code::Undelivered

@@ -15,7 +15,7 @@ use super::show::time_text;
 use super::{files, load_watching_or_error};
 use crate::cli::Global;
 use crate::clock::Clock;
-use crate::config::{Channel, Config, Job, Kind};
+use crate::config::{Config, Job, Kind};
 use crate::exit::Code;
 use crate::out::{errln, outln};
 use crate::report::{duration_text, time_of_day};
@@ -61,7 +61,7 @@ pub fn status(g: &Global, as_json: bool) -> Result<Code> {
         let doc = document(&config, config_error.as_deref(), &rows, &st, now);
         outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print_text(&rows, &st, now);
+        print_text(&config, &rows, &st, now);
     }
     Ok(Code::Ok)
 }
@@ -314,45 +314,39 @@ fn queue_counts(st: &State) -> BTreeMap<&'static str, usize> {
     counts
 }
 
-/// A channel as `status` shows it: where it goes, without secrets (a
-/// webhook's path and query, a command's argv — SPEC §11 "Other secrets").
-fn channel_label(c: &Channel) -> String {
-    match c {
-        Channel::Webhook { url, .. } => {
-            let host = url
-                .split_once("://")
-                .map(|(scheme, rest)| {
-                    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-                    let host = host.rsplit('@').next().unwrap_or(host);
-                    format!("{scheme}://{host}")
-                })
-                .unwrap_or_else(|| "<redacted>".into());
-            format!("webhook:{host}")
-        }
-        Channel::Command { .. } => "command:<redacted>".into(),
-        other => other.key(),
-    }
+/// Outbox entries by channel (its label, never a secret): how many, the
+/// last error, the next try, and whether the channel left the config (then
+/// they are kept, never sent — SPEC §7).
+struct OutboxLine {
+    label: String,
+    count: usize,
+    last_error: Option<String>,
+    next_try: f64,
+    gone: bool,
 }
 
-/// Outbox entries by channel: how many, the last error, the next try.
-fn outbox_by_channel(st: &State) -> Vec<(String, usize, Option<String>, f64)> {
-    let mut by: BTreeMap<String, (usize, Option<String>, f64)> = BTreeMap::new();
+fn outbox_by_channel(config: &Config, st: &State) -> Vec<OutboxLine> {
+    let configured = super::outbox::configured(config);
+    let mut by: BTreeMap<(bool, String), OutboxLine> = BTreeMap::new();
     for e in &st.outbox.entries {
-        let slot = by
-            .entry(channel_label(&e.channel_spec))
-            .or_insert((0, None, f64::INFINITY));
-        slot.0 += 1;
+        let gone = !configured.contains(&e.channel);
+        let line = by.entry((gone, e.label.clone())).or_insert(OutboxLine {
+            label: e.label.clone(),
+            count: 0,
+            last_error: None,
+            next_try: f64::INFINITY,
+            gone,
+        });
+        line.count += 1;
         if e.last_error.is_some() {
-            slot.1 = e.last_error.clone();
+            line.last_error = e.last_error.clone();
         }
-        slot.2 = slot.2.min(e.next_attempt_at);
+        line.next_try = line.next_try.min(e.next_attempt_at);
     }
-    by.into_iter()
-        .map(|(k, (n, err, next))| (k, n, err, next))
-        .collect()
+    by.into_values().collect()
 }
 
-fn print_text(rows: &[Row], st: &State, now: f64) {
+fn print_text(config: &Config, rows: &[Row], st: &State, now: f64) {
     let state_w = rows
         .iter()
         .map(|r| r.state.chars().count())
@@ -379,20 +373,33 @@ fn print_text(rows: &[Row], st: &State, now: f64) {
             .collect();
         outln!("queue: {}", parts.join(", "));
     }
-    let outbox = outbox_by_channel(st);
-    if outbox.is_empty() {
+    let (gone, live): (Vec<OutboxLine>, Vec<OutboxLine>) = outbox_by_channel(config, st)
+        .into_iter()
+        .partition(|o| o.gone);
+    if live.is_empty() && gone.is_empty() {
         outln!("outbox: empty");
     }
-    for (channel, n, err, next) in outbox {
+    for o in live {
+        let when = if o.next_try > now {
+            format!("next try {}", time_of_day(o.next_try, now))
+        } else {
+            "next try on the next tick".to_string()
+        };
         outln!(
-            "outbox: {channel}: {n} undelivered, next try {}{}",
-            if next > now {
-                time_of_day(next, now)
-            } else {
-                "on the next tick".into()
-            },
-            err.map(|e| format!(", last error: {e}"))
+            "outbox: {}: {} undelivered, {when}{}",
+            o.label,
+            o.count,
+            o.last_error
+                .map(|e| format!(", last error: {e}"))
                 .unwrap_or_default()
+        );
+    }
+    if !gone.is_empty() {
+        let labels: Vec<&str> = gone.iter().map(|o| o.label.as_str()).collect();
+        outln!(
+            "outbox: {} kept for channels no longer in the config, never sent: {} (see `ops-monitor outbox`)",
+            gone.iter().map(|o| o.count).sum::<usize>(),
+            labels.join(", ")
         );
     }
     for (k, s) in st.silences.iter().filter(|(_, s)| s.until > now) {
@@ -439,8 +446,9 @@ fn document(config: &Config, error: Option<&str>, rows: &[Row], st: &State, now:
         },
         "outbox": {
             "total": st.outbox.len(),
-            "channels": outbox_by_channel(st).into_iter().map(|(channel, n, err, next)| json!({
-                "channel": channel, "count": n, "lastError": err, "nextAttemptAt": next,
+            "channels": outbox_by_channel(config, st).into_iter().map(|o| json!({
+                "channel": o.label, "count": o.count, "lastError": o.last_error,
+                "nextAttemptAt": o.next_try, "channelGone": o.gone,
             })).collect::<Vec<_>>(),
         },
         "silences": st.silences.iter().filter(|(_, s)| s.until > now)

@@ -178,8 +178,9 @@ impl Job {
 }
 
 /// One delivery channel under `defaults.notify` (SPEC §7). The serde form
-/// is the config's own spelling (`{"type": "webhook", "url": …}`); an outbox
-/// entry stores the channel in it (`outbox::OutboxMessage::channel_spec`).
+/// is the config's own spelling (`{"type": "webhook", "url": …}`), used to
+/// read the channel specs older versions stored in outbox entries (they
+/// are upgraded to an identity and dropped, `outbox::OutboxMessage`).
 /// Loading the config does not go through serde (see `resolve`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]

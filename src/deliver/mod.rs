@@ -40,7 +40,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::Channel;
-use crate::outbox::{Outbox, OutboxMessage, OUTBOX_KEEP};
+use crate::outbox::{self, Outbox, OutboxMessage, OUTBOX_KEEP};
 use crate::process;
 use crate::report::Message;
 use crate::text;
@@ -206,30 +206,47 @@ pub struct Outcome {
     pub delivered: usize,
 }
 
-/// Retry what waits in the outbox whose time has come, oldest first.
+/// Retry what waits in the outbox whose time has come, oldest first —
+/// each entry only through the configured channel with its identity (SPEC
+/// §7: the state file never decides what is run or where anything is
+/// posted). An entry whose channel left the config is kept and marked
+/// `channelGone`, said once, and sent again only once the channel is back.
 pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
     if outbox.is_empty() {
         return Outcome::default();
     }
     let mut session = Session::new(ctx);
-    let configured = ctx.channel_list();
+    let configured: Vec<(String, Channel)> = ctx
+        .channel_list()
+        .into_iter()
+        .map(|c| (outbox::identity(&c), c))
+        .collect();
     outbox.sort_oldest_first();
     let waiting = std::mem::take(&mut outbox.entries);
     let mut failed_channels = HashSet::new();
     let mut kept = Vec::new();
     let mut delivered = 0;
     for mut entry in waiting {
+        let Some((_, spec)) = configured.iter().find(|(id, _)| *id == entry.channel) else {
+            if !entry.channel_gone {
+                entry.channel_gone = true;
+                session.notices.push(format!(
+                    "outbox: a message for {} is kept but not sent: that channel is no longer \
+                     in the config (`ops-monitor outbox` lists it, `ops-monitor outbox drop ID` \
+                     removes it)",
+                    entry.label
+                ));
+            }
+            kept.push(entry);
+            continue;
+        };
+        entry.channel_gone = false;
         if failed_channels.contains(&entry.channel) || !entry.is_due(now) {
             kept.push(entry);
             continue;
         }
-        let spec = configured
-            .iter()
-            .find(|c| c.key() == entry.channel)
-            .unwrap_or(&entry.channel_spec)
-            .clone();
         mark_delayed(&mut entry);
-        if try_entry(&mut session, outbox, &mut entry, &spec, now) {
+        if try_entry(&mut session, outbox, &mut entry, spec, now) {
             delivered += 1;
         } else {
             failed_channels.insert(entry.channel.clone());
@@ -285,7 +302,7 @@ pub fn deliver(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
         session.notices.push(format!(
             "outbox full ({} kept): dropped the oldest undelivered message for {} (made {}, {} attempts)",
             OUTBOX_KEEP,
-            gone.channel,
+            gone.label,
             rfc3339(gone.created_at),
             gone.attempts
         ));
@@ -301,8 +318,9 @@ pub fn deliver(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
 /// channel keeps its order (oldest first, their backoff ignored).
 pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) -> Vec<String> {
     let channels = ctx.channel_list();
+    let identities: Vec<String> = channels.iter().map(outbox::identity).collect();
     for entry in outbox.entries.iter_mut() {
-        if channels.iter().any(|c| c.key() == entry.channel) {
+        if identities.contains(&entry.channel) {
             entry.next_attempt_at = entry.next_attempt_at.min(now);
         }
     }
@@ -322,7 +340,7 @@ pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
             format!(
                 "outbox full ({} kept): dropped the oldest undelivered message for {} (made {}, {} attempts)",
                 OUTBOX_KEEP,
-                gone.channel,
+                gone.label,
                 rfc3339(gone.created_at),
                 gone.attempts
             )
@@ -445,7 +463,7 @@ fn try_entry(
                 outbox.dropped_told(&entry.channel, untold);
                 session.notices.push(format!(
                     "{}: told that {untold} dropped message(s) were lost",
-                    entry.channel
+                    entry.label
                 ));
             }
             true
@@ -455,7 +473,7 @@ fn try_entry(
             entry.failed(error.clone(), failure.retry_after, now);
             session.notices.push(format!(
                 "{}: not delivered, kept in the outbox (next try in {:.0} s): {error}",
-                entry.channel,
+                entry.label,
                 (entry.next_attempt_at - now).max(0.0)
             ));
             false

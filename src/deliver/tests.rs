@@ -279,7 +279,8 @@ fn failures_go_to_the_outbox_with_the_reason_and_no_token() {
         assert!(err.contains(expected), "{err:?} lacks {expected:?}");
         assert_eq!(e.attempts, 1);
         assert_eq!(e.next_attempt_at, 1060.0);
-        assert_eq!(e.channel, "telegram");
+        assert_eq!(e.channel, crate::outbox::identity(&Channel::default()));
+        assert_eq!(e.label, "telegram");
         assert_eq!(e.target.as_deref(), Some("1"));
         assert!(
             out.notices.iter().any(|n| n.contains(expected)),
@@ -747,7 +748,10 @@ fn one_failing_channel_neither_blocks_nor_repeats_another() {
     assert_eq!((out.delivered, out.undelivered), (2, 1));
     assert_eq!(
         state.outbox.entries[0].channel,
-        format!("webhook:{}", hook.url)
+        crate::outbox::identity(&Channel::Webhook {
+            url: hook.url.clone(),
+            headers: BTreeMap::new(),
+        })
     );
     let lines = || std::fs::read_to_string(&file).unwrap().lines().count();
     assert_eq!(lines(), 1);
@@ -765,27 +769,47 @@ fn one_failing_channel_neither_blocks_nor_repeats_another() {
 }
 
 #[test]
-fn an_entry_whose_channel_was_removed_is_still_delivered_with_its_spec() {
+fn an_entry_whose_channel_was_removed_is_kept_and_never_sent_until_it_is_back() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Server::always(500, "down");
     let channels = vec![Channel::Webhook {
         url: hook.url.clone(),
         headers: [("X-Key".to_string(), "k1".to_string())].into(),
     }];
-    let c = ctx(dir.path(), &refused_url(), Some(channels), None);
+    let c = ctx(dir.path(), &refused_url(), Some(channels.clone()), None);
     let mut state = State::default();
     deliver(&mut state.outbox, &c, &msg("H", &[], 1.0), 1.0);
     assert_eq!(state.outbox.len(), 1);
+    assert_eq!(state.outbox.retried(), 1);
 
     hook.answer(200, "");
     let file = dir.path().join("now.jsonl");
-    let c = ctx(
+    let elsewhere = ctx(
         dir.path(),
         &refused_url(),
-        Some(vec![Channel::File { path: file }]),
+        Some(vec![Channel::File { path: file.clone() }]),
         None,
     );
-    let out = flush_outbox(&mut state.outbox, &c, 1000.0);
+    let out = flush_outbox(&mut state.outbox, &elsewhere, 1000.0);
+    assert_eq!((out.delivered, out.undelivered), (0, 1));
+    assert!(state.outbox.entries[0].channel_gone);
+    assert_eq!(state.outbox.retried(), 0, "no longer counts for exit 3");
+    assert!(
+        out.notices[0].contains("no longer in the config"),
+        "{:?}",
+        out.notices
+    );
+    assert_eq!(
+        hook.requests().len(),
+        1,
+        "never sent to the removed channel"
+    );
+    assert!(!file.exists(), "nor to another one");
+    // Said once.
+    let out = flush_outbox(&mut state.outbox, &elsewhere, 2000.0);
+    assert!(out.notices.is_empty(), "{:?}", out.notices);
+    // The channel is back: the entry goes, with the headers configured now.
+    let out = flush_outbox(&mut state.outbox, &c, 3000.0);
     assert_eq!((out.delivered, out.undelivered), (1, 0));
     assert_eq!(hook.requests()[1].header("x-key"), Some("k1"));
 }

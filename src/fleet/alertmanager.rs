@@ -314,9 +314,7 @@ fn queued_problem(job: &Job, js: &JobState, st: &State, out: &mut Vec<Problem>) 
 fn delivery_problems(st: &State, out: &mut Vec<Problem>) {
     let mut waiting: BTreeMap<String, (usize, Option<String>)> = BTreeMap::new();
     for entry in &st.outbox.entries {
-        let w = waiting
-            .entry(channel_label(&entry.channel_spec))
-            .or_default();
+        let w = waiting.entry(entry.label.clone()).or_default();
         w.0 += 1;
         if entry.last_error.is_some() {
             w.1 = entry.last_error.clone();
@@ -350,25 +348,10 @@ fn delivery_problems(st: &State, out: &mut Vec<Problem>) {
     }
 }
 
-/// A channel as a metrics label or alert label: its type and where it goes,
-/// never a secret (a webhook's path may hold a token, a command's argv is a
-/// secret).
+/// A channel as a metrics label or alert label: the outbox's label, so a
+/// configured channel and its waiting entries share one (never a secret).
 pub fn channel_label(spec: &Channel) -> String {
-    match spec {
-        // A chat id and an account name are not secrets.
-        Channel::Telegram { .. } => spec.key(),
-        Channel::Webhook { url, .. } => match reqwest::Url::parse(url) {
-            Ok(u) => format!(
-                "webhook:{}://{}{}",
-                u.scheme(),
-                u.host_str().unwrap_or(""),
-                u.port().map(|p| format!(":{p}")).unwrap_or_default()
-            ),
-            Err(_) => "webhook".to_string(),
-        },
-        Channel::File { path } => format!("file:{}", path.display()),
-        Channel::Command { .. } => "command".to_string(),
-    }
+    crate::outbox::label(spec)
 }
 
 /// One alert as Alertmanager takes it (before the channel's labels).

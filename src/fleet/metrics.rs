@@ -184,9 +184,7 @@ pub fn render(facts: &TickFacts, st: &State, code: Code, duration: f64) -> Strin
         }
     }
     for entry in &st.outbox.entries {
-        *outbox
-            .entry(channel_label(&entry.channel_spec))
-            .or_default() += 1;
+        *outbox.entry(entry.label.clone()).or_default() += 1;
     }
     let mut f = family(
         &mut out,

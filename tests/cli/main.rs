@@ -8,6 +8,7 @@ mod delivery;
 mod fleet;
 mod manual;
 mod openclaw;
+mod outbox;
 mod pyref;
 mod robust;
 mod safety;
