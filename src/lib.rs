@@ -22,6 +22,7 @@ mod out;
 mod outbox;
 mod paths;
 mod process;
+mod pyjson;
 mod report;
 mod rules;
 mod runner;

@@ -10,19 +10,21 @@
 //! takes it from here and sends it.
 
 use chrono::TimeZone;
-use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::config::Lang;
+use crate::pyjson::PyValue;
 use crate::rules::{
     seconds_text, Action, AutorunNote, CheckResult, JobSection, Problem, RunOutput, Section,
     StateLine,
 };
-use crate::status::{python_float, Level};
+use crate::status::Level;
 use crate::text::cap;
 
-/// Most characters of one progress value shown in a report.
-pub const PROGRESS_VALUE_CHARS: usize = 200;
+/// Most characters of one progress value shown in a report: far above what
+/// a person writes (the Python version shows values whole); it only keeps
+/// a runaway status from filling the report.
+pub const PROGRESS_VALUE_CHARS: usize = 4_000;
 /// Most characters of a run's output shown in a section.
 pub const OUTPUT_CHARS: usize = 800;
 /// Most lines asking for attention lifted to the top of a queue section.
@@ -489,17 +491,12 @@ fn autorun_text(note: AutorunNote) -> String {
     }
 }
 
-/// A progress value: strings as they are; otherwise JSON spelling, or
-/// Python's (`True`, `None`) in the Chinese form.
-fn scalar(v: &Value, python: bool) -> String {
-    match v {
-        // Bounded: six huge strings must not make a section unreadable.
-        Value::String(s) => cap(s, PROGRESS_VALUE_CHARS),
-        Value::Bool(b) if python => if *b { "True" } else { "False" }.into(),
-        Value::Null if python => "None".into(),
-        Value::Number(n) if python && n.is_f64() => python_float(n.as_f64().unwrap_or(0.0)),
-        other => other.to_string(),
-    }
+/// A progress value: strings as they are; otherwise JSON spelling
+/// (`true`, `null`), or Python's `str()` (`True`, `None`, `nan`) in the
+/// Chinese form. Bounded, so a runaway value cannot fill the report.
+fn scalar(v: &PyValue, python: bool) -> String {
+    let text = if python { v.python_str() } else { v.json_str() };
+    cap(&text, PROGRESS_VALUE_CHARS)
 }
 
 #[cfg(test)]
@@ -517,7 +514,10 @@ mod tests {
             stall: None,
             level: None,
             message: None,
-            progress: vec![("done".into(), 7.into()), ("total".into(), 100.into())],
+            progress: vec![
+                ("done".into(), PyValue::Int("7".into())),
+                ("total".into(), PyValue::Int("100".into())),
+            ],
             anomaly: false,
             actions: Vec::new(),
             reminder: None,
@@ -581,9 +581,9 @@ mod tests {
     fn python_spelling_of_values_in_chinese_only() {
         let mut j = job(StateLine::Completed);
         j.progress = vec![
-            ("a".into(), Value::Bool(true)),
-            ("b".into(), Value::Null),
-            ("c".into(), 1.5.into()),
+            ("a".into(), PyValue::Bool(true)),
+            ("b".into(), PyValue::Null),
+            ("c".into(), PyValue::Float(1.5)),
         ];
         assert!(zh(&j).contains("a=True | b=None | c=1.5"));
         assert!(en(&j).contains("a=true | b=null | c=1.5"));
@@ -592,9 +592,16 @@ mod tests {
     #[test]
     fn long_progress_values_are_cut() {
         let mut j = job(StateLine::Running { pid: None });
-        j.progress = vec![("path".into(), Value::String("x".repeat(5000)))];
+        j.progress = vec![(
+            "path".into(),
+            PyValue::Str("x".repeat(PROGRESS_VALUE_CHARS + 1000)),
+        )];
         let text = en(&j);
-        assert!(text.len() < 400, "{} bytes", text.len());
+        assert!(
+            text.len() < PROGRESS_VALUE_CHARS + 200,
+            "{} bytes",
+            text.len()
+        );
         assert!(text.ends_with("…"));
     }
 

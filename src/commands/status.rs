@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::{Config, Job, Kind};
 use crate::exit::Code;
 use crate::out::{errln, outln};
+use crate::pyjson::PyValue;
 use crate::report::{duration_text, time_of_day};
 use crate::rules::{self, safety, why};
 use crate::runner::{self, Real};
@@ -185,7 +186,10 @@ fn long_details(
     json["stopReason"] = json!(s.stop_reason);
     json["message"] = json!(s.message);
     json["level"] = json!(s.level.filter(|l| *l != Level::Ok).map(Level::as_str));
-    json["progress"] = json!(s.progress);
+    json["progress"] = s
+        .progress
+        .as_ref()
+        .map_or(Value::Null, |p| PyValue::Dict(p.clone()).to_json());
     if s.running {
         details.push(match s.pid {
             Some(p) => format!("pid={p}"),
@@ -211,10 +215,7 @@ fn long_details(
     if !progress.is_empty() {
         let parts: Vec<String> = progress
             .iter()
-            .map(|(k, v)| match v {
-                Value::String(t) => format!("{k}={}", crate::text::cap(t, 60)),
-                other => format!("{k}={other}"),
-            })
+            .map(|(k, v)| format!("{k}={}", crate::text::cap(&v.json_str(), 60)))
             .collect();
         details.push(format!("progress {}", parts.join(" | ")));
     }

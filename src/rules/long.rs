@@ -11,8 +11,9 @@ use super::why::{self, Rule};
 use super::{anomaly_due, anomaly_key, safety, same_anomaly, seconds_text};
 use crate::clock::Clock;
 use crate::config::Job;
+use crate::pyjson::PyValue;
 use crate::state::{JobState, LastSeen, ProblemRecord};
-use crate::status::{Level, Observation, Status};
+use crate::status::{Level, Observation, Progress, Status};
 
 /// SPEC §5.2: should `tick` start this paused job? `None` when nothing is to
 /// be said (not paused, autoResume off, status unknown).
@@ -36,14 +37,15 @@ pub fn plan_autorun(job: &Job, obs: &Observation, prev: &JobState, now: f64) -> 
     Some(Autorun::Start)
 }
 
-/// At most six scalar progress entries, sorted by key.
-pub fn progress_entries(progress: Option<&Map<String, Value>>) -> Vec<(String, Value)> {
+/// The progress a report shows, the Python way: the first 6 keys in sorted
+/// order, then the values among them that are not a list or an object.
+pub fn progress_entries(progress: Option<&Progress>) -> Vec<(String, PyValue)> {
     let Some(p) = progress else {
         return Vec::new();
     };
     p.iter()
-        .filter(|(_, v)| !v.is_object() && !v.is_array())
         .take(6)
+        .filter(|(_, v)| v.is_scalar())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

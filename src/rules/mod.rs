@@ -139,14 +139,9 @@ fn digits_as_hash(text: &str) -> String {
     out
 }
 
-/// SPEC §3: `warn`/`warning` → warn; `alert`/`error`/`critical`/`crit`/
-/// `fatal` → alert; anything else → ok; case does not matter.
+/// SPEC §3's reading of a `level` (see [`Level::read`]).
 fn level_word(level: &str) -> &'static str {
-    match level.trim().to_ascii_lowercase().as_str() {
-        "warn" | "warning" => "warn",
-        "alert" | "error" | "critical" | "crit" | "fatal" => "alert",
-        _ => "ok",
-    }
+    crate::status::Level::read(level).as_str()
 }
 
 /// Store a run's `lastRunAt` and `lastRun` tails.

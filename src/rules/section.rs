@@ -6,10 +6,9 @@
 //! a problem that is over) — never the words; SPEC §5.6's table maps each
 //! situation to its lines.
 
-use serde_json::Value;
-
 use crate::config::{Kind, Risk};
 use crate::process::{Ending, Output};
+use crate::pyjson::PyValue;
 use crate::state::JobState;
 use crate::status::Level;
 
@@ -174,8 +173,8 @@ pub struct JobSection {
     pub level: Option<Level>,
     /// The job's own message (for an unknown status: why it is unknown).
     pub message: Option<String>,
-    /// At most 6 scalar entries, sorted by key.
-    pub progress: Vec<(String, Value)>,
+    /// The scalars among the first 6 keys, sorted by key.
+    pub progress: Vec<(String, PyValue)>,
     /// The Python version's `ACTION REQUIRED` condition (an anomaly of a
     /// job that is not completed), which the Chinese form keeps.
     pub anomaly: bool,
