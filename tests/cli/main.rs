@@ -1,11 +1,8 @@
 //! Integration tests: the built binary against real configs, real `/bin/sh`
 //! job scripts and real files in temp folders (see `util.rs`).
 
-<<<<<<< HEAD
-mod check;
-=======
 mod alerts;
->>>>>>> main
+mod check;
 mod commands;
 mod compat;
 mod delivery;
