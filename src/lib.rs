@@ -10,6 +10,7 @@
 //! (`deliver`, `outbox`), what a fleet's Prometheus and Alertmanager get
 //! (`fleet`), and the commands that orchestrate them (`tick`, `commands`). Every module is private: the binary is the interface.
 
+mod atomic;
 mod cli;
 mod clock;
 mod commands;

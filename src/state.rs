@@ -15,7 +15,7 @@ pub use repair::Repairs;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::atomic::{self, NewMode};
 use crate::exit::{self, Code};
 use crate::outbox::Outbox;
 
@@ -451,14 +452,6 @@ impl State {
     }
 }
 
-/// Seconds since the Unix epoch as the state stores them.
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// The held lock on `<state>.lock`; released when dropped.
 #[derive(Debug)]
 pub struct Lock {
@@ -668,64 +661,8 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
 pub fn save(path: &Path, state: &mut State) -> Result<()> {
     state.updated_at =
         Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false));
-    write_atomic(path, state.to_file_text().as_bytes())
-        .with_context(|| format!("cannot write state {}", path.display()))?;
-    remove_stray_temp_files(path);
-    Ok(())
-}
-
-/// Remove temp files a killed run left beside `path`. Only the lock holder
-/// writes the state, so while we hold it every such file is stray.
-fn remove_stray_temp_files(path: &Path) {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return;
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let n = entry.file_name();
-        let n = n.to_string_lossy();
-        if n.starts_with(&prefix) && n.ends_with(".tmp") {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Replace `path` with `bytes` so that any reader sees the old or the new
-/// content, never a mix, whatever moment the process dies at.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".into());
-    // A temp file left by a killed run has a random name and is never read;
-    // `tempfile` removes its own on every error path.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
-    tmp.write_all(bytes)?;
-    // An existing file keeps its permission bits (a user's 0644 stays 0644);
-    // a new one keeps the temp file's 0600 — it holds output and approvals.
-    if let Ok(old) = fs::metadata(path) {
-        tmp.as_file().set_permissions(old.permissions())?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    File::open(&dir)?.sync_all()?;
-    Ok(())
+    atomic::write(path, state.to_file_text().as_bytes(), NewMode::Private)
+        .with_context(|| format!("cannot write state {}", path.display()))
 }
 
 #[cfg(test)]
