@@ -129,6 +129,8 @@ pub enum Command {
     },
     /// The stored output of a job's last start, stop and run, and its queue items
     Logs { job: String },
+    /// Why the last tick did or did not report a job, and what would make the next one
+    Explain { job: String },
     /// Where every file is and why, what delivery would use, and lint
     /// warnings for the config — without sending anything or showing a secret
     Doctor {

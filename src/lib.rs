@@ -91,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Unsilence { which } => commands::silence(g, which, None),
         Command::Notify { text, target } => commands::notify(g, text, target.clone()),
         Command::Logs { job } => commands::logs(g, job),
+        Command::Explain { job } => commands::explain(g, job),
         Command::Outbox { action } => commands::outbox(g, action.as_ref()),
         Command::Doctor { send_test } => doctor::run(g, *send_test),
         Command::Selftest => selftest::run(),

@@ -65,6 +65,21 @@ pub struct RunRecord {
     pub stdout_tail: String,
     #[serde(default)]
     pub stderr_tail: String,
+    /// New: when the command was started (a start by `tick` has no
+    /// `lastManualStartAt`, so `logs` reads the time here).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub at: Option<f64>,
+    /// New: who started it — `autoResume` for `tick`, else the login name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub by: Option<String>,
     /// New, on `lastRun` of a write job: the approval the run used (SPEC §9).
     #[serde(
         default,
@@ -72,6 +87,43 @@ pub struct RunRecord {
         deserialize_with = "lenient"
     )]
     pub approval: Option<ApprovalUsed>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A job stopped by hand and held (SPEC §5.2): not started automatically,
+/// and paused is not a problem, until `start JOB`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hold {
+    pub at: f64,
+    #[serde(default)]
+    pub by: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The problem a job has or last had (`rules::Problem`), and since when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemRecord {
+    pub kind: String,
+    pub since: f64,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What the last tick decided about a job and the rule that decided it
+/// (SPEC §11 "What explain reads"); `until` is when that rule stops
+/// holding the report back, when it is known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    pub at: f64,
+    pub reported: bool,
+    pub rule: String,
+    #[serde(default)]
+    pub until: Option<f64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -156,6 +208,35 @@ pub struct JobState {
     pub last_stop_at: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_stop: Option<RunRecord>,
+    /// New: stopped by hand (SPEC §5.2).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub hold: Option<Hold>,
+    /// New: the current (or last reported, not yet resolved) problem.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub problem: Option<ProblemRecord>,
+    /// New: a routine change held back by quiet hours or a silence, to be
+    /// reported when they end (SPEC §11).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub change_held_at: Option<f64>,
+    /// New: the last tick's decision and why (SPEC §11).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub last_decision: Option<Decision>,
     /// New: a `run` by a person is under way (SPEC §6, §11).
     #[serde(
         default,
@@ -221,6 +302,21 @@ pub struct QueueItem {
     pub last_error: Option<String>,
     #[serde(default)]
     pub timeout_seconds: Option<f64>,
+    /// New: the write job this run verifies (queued by its `after`); its
+    /// result is always reported (SPEC §5.4).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub verifies: Option<String>,
+    /// New: when the verification result was reported.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub reported_at: Option<f64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -242,6 +338,8 @@ impl QueueItem {
             stderr_tail: None,
             last_error: None,
             timeout_seconds: None,
+            verifies: None,
+            reported_at: None,
             extra: Map::new(),
         }
     }

@@ -184,7 +184,7 @@ impl Tick<'_> {
 
         let mut save_error = save_error;
         if !sections.is_empty() {
-            let msg = report::message(lang, self.header_clock(&sections), &sections, now);
+            let msg = report::message(lang, &self.clock, &sections, now);
             if self.delivers() {
                 match self.send(&mut st, &ctx, &msg) {
                     Ok(sent) => notices.extend(sent),
@@ -215,6 +215,17 @@ impl Tick<'_> {
                 st.outbox.len(),
                 self.started.elapsed().as_millis()
             );
+            // Why each job was or was not reported (`explain JOB` says more).
+            for job in &config.jobs {
+                let decision = st.jobs.get(&job.id).and_then(|j| j.last_decision.as_ref());
+                if let Some(d) = decision.filter(|d| d.at == now) {
+                    errln!(
+                        "tick: {}: {}",
+                        job.id,
+                        crate::commands::decision_text(d, now)
+                    );
+                }
+            }
         }
         let fleet = FleetEnd::new(&fleet, facts, post_failed);
         self.finish(st, watch_only, save_error.is_some(), fleet)
@@ -230,15 +241,6 @@ impl Tick<'_> {
         }
         notices.extend(deliver::flush_outbox(&mut st.outbox, ctx, self.clock.now).notices);
         Ok(notices)
-    }
-
-    /// A report that holds only the config alert has a header without a
-    /// time: it is about the file, not a pass (the Python version's form).
-    fn header_clock(&self, sections: &[Section]) -> Option<&Clock> {
-        match sections {
-            [Section::ConfigInvalid { .. }] => None,
-            _ => Some(&self.clock),
-        }
     }
 
     /// SPEC §11: a config file that does not exist is not invalid — say once
@@ -400,12 +402,7 @@ impl Tick<'_> {
         let fleet = Fleet::new(self.metrics_path().as_deref(), defaults.as_ref());
         if !sections.is_empty() {
             let lang = self.args.lang.unwrap_or_default();
-            let msg = report::message(
-                lang,
-                self.header_clock(&sections),
-                &sections,
-                self.clock.now,
-            );
+            let msg = report::message(lang, &self.clock, &sections, self.clock.now);
             if self.delivers() {
                 let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
                 let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
@@ -448,6 +445,11 @@ impl Tick<'_> {
             for i in 0..st.queue.len() {
                 if !rules::queue_due(&st.queue[i], now) {
                     continue;
+                }
+                if st.queue[i].verifies.is_none() {
+                    // Queued by an earlier version: recognised by its reason.
+                    st.queue[i].verifies =
+                        rules::verification_of(&st.queue[i], &config.jobs).map(|w| w.id.clone());
                 }
                 let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
                 let QueueVerdict::Run(job) = verdict else {
@@ -519,6 +521,7 @@ impl Tick<'_> {
         }
         queue_sections.sort_by_key(|(i, _)| *i);
         sections.extend(queue_sections.into_iter().map(|(_, s)| s));
+        self.report_verifications(config, st, sections);
         st.trim_queue();
         if signals::received().is_some() {
             // Interrupted commands say nothing about the jobs: decide nothing.
@@ -533,8 +536,8 @@ impl Tick<'_> {
                 Ran::Done(out) => out,
             };
             let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
-            let quiet = rules::silenced(&st.silences, &job.id, now);
-            let (new, section) = rules::decide_check(job, &prev, &out, now, quiet);
+            let silence = rules::silence_until(&st.silences, &job.id, now);
+            let (new, section) = rules::decide_check(job, &prev, &out, now, silence);
             st.jobs.insert(job.id.clone(), new);
             sections.extend(section);
         }
@@ -543,6 +546,29 @@ impl Tick<'_> {
     }
 
     /// One task of the pool.
+    /// SPEC §5.4: every finished verification is reported once — now, or
+    /// (a pass) when quiet hours end, or when a silence ends.
+    fn report_verifications(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
+        let now = self.clock.now;
+        for i in 0..st.queue.len() {
+            let item = &st.queue[i];
+            let Some(write) = item.verifies.as_deref().and_then(|id| config.job(id)) else {
+                continue;
+            };
+            let verifier = config.job(&item.job_id);
+            let quiet =
+                verifier.is_some_and(|v| v.policy.quiet_hours.contains(self.clock.minute_of_day));
+            let silenced = [write.id.as_str(), item.job_id.as_str()]
+                .iter()
+                .any(|id| rules::silenced(&st.silences, id, now));
+            if let Some(s) =
+                rules::verification_report(&mut st.queue[i], write, quiet, silenced, now)
+            {
+                sections.push(s);
+            }
+        }
+    }
+
     fn work(&self, task: &Task) -> Done {
         match task {
             Task::Queue { job, items } => {
@@ -617,7 +643,10 @@ impl Tick<'_> {
                         None => None,
                         Some(Ran::Recorded) => Some(AutorunNote::WouldStart),
                         Some(Ran::Done(out)) => {
-                            next_prev.last_start = Some(rules::run_record(&out));
+                            let mut record = rules::run_record(&out);
+                            record.at = Some(now);
+                            record.by = Some("autoResume".into());
+                            next_prev.last_start = Some(record);
                             Some(AutorunNote::from_start(&out))
                         }
                     }
@@ -626,8 +655,8 @@ impl Tick<'_> {
                 Some(Autorun::Blocked) => Some(AutorunNote::Blocked),
                 None => None,
             };
-            let quiet = rules::silenced(&st.silences, &job.id, now);
-            let outcome = rules::decide_job(job, obs, &next_prev, &self.clock, note, quiet);
+            let silence = rules::silence_until(&st.silences, &job.id, now);
+            let outcome = rules::decide_job(job, obs, &next_prev, &self.clock, note, silence);
             st.jobs.insert(job.id.clone(), outcome.state);
             if let Some(s) = outcome.section {
                 sections.push(Section::Job(s));

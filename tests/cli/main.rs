@@ -1,6 +1,7 @@
 //! Integration tests: the built binary against real configs, real `/bin/sh`
 //! job scripts and real files in temp folders (see `util.rs`).
 
+mod alerts;
 mod commands;
 mod compat;
 mod delivery;
