@@ -67,6 +67,9 @@ pub enum Command {
         /// Allow a job whose risk is not read_only
         #[arg(long)]
         allow_risk: bool,
+        /// Start it even if its status says it is running or cannot be read
+        #[arg(long)]
+        force: bool,
         #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
         timeout_seconds: f64,
     },

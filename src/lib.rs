@@ -69,8 +69,9 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Start {
             job,
             allow_risk,
+            force,
             timeout_seconds,
-        } => commands::start(g, job, *allow_risk, *timeout_seconds),
+        } => commands::start(g, job, *allow_risk, *force, *timeout_seconds),
         Command::Stop {
             job,
             allow_risk,

@@ -511,7 +511,8 @@ impl Tick<'_> {
             };
             let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
             let silence = rules::silence_until(&st.silences, &job.id, now);
-            let (new, section) = rules::decide_check(job, &prev, &out, now, silence);
+            let quiet = rules::why::quiet_until(&job.policy.quiet_hours, &self.clock);
+            let (new, section) = rules::decide_check(job, &prev, &out, now, silence, quiet);
             st.jobs.insert(job.id.clone(), new);
             sections.extend(section);
         }

@@ -73,13 +73,17 @@ fn exit_code(ok: bool, hangup_stops: bool) -> Code {
 /// `lastManualStartAt` and `startInProgress` are saved; the lock is let go
 /// while the start command runs (a tick meanwhile is not held back); then
 /// the result is recorded under the lock again, waiting as long as it takes.
-pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code> {
+pub fn start(g: &Global, id: &str, allow_risk: bool, force: bool, timeout: f64) -> Result<Code> {
     let files = files(g)?;
     let config = load_config(&files, false)?;
     let job = find_job(&config, id)?;
     safety::may_start(job, allow_risk).map_err(refused)?;
     if job.command("start").is_none() {
         return Err(fail(Code::Usage, format!("{id} has no start command")));
+    }
+    // SPEC §11: the status first; a running or unreadable job is refused.
+    if !force {
+        safety::may_start_now(id, &runner::observe(&Real, job), force).map_err(refused)?;
     }
     let limit = seconds(timeout)?;
     signals::install();

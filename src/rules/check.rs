@@ -50,14 +50,17 @@ pub fn check_due(job: &Job, prev: &JobState, now: f64) -> bool {
 
 /// SPEC §5.5: what a scheduled read check's run means. Reported on failure
 /// or attention (a repeat only after the reminder interval, saying how long
-/// it has lasted), and once on recovery. Quiet hours never hold these back;
-/// a silence (`silence`: when it ends) does.
+/// it has lasted), and once on recovery. Quiet hours (`quiet`: when the
+/// window ends) hold back only a WARNING (exit 1), reported by the first run
+/// after the window (SPEC §11); a silence (`silence`: when it ends) holds
+/// back everything.
 pub fn decide_check(
     job: &Job,
     prev: &JobState,
     out: &Output,
     now: f64,
     silence: Option<f64>,
+    quiet: Option<f64>,
 ) -> (JobState, Option<Section>) {
     let mut st = prev.clone();
     record_run(&mut st, out, now);
@@ -111,6 +114,10 @@ pub fn decide_check(
     let key = python_json(&Value::Object(m));
     if silence.is_some() {
         st.last_decision = Some(why::decision(now, false, Rule::Silence, silence));
+        return (st, None);
+    }
+    if result == CheckResult::Exit(1) && quiet.is_some() {
+        st.last_decision = Some(why::decision(now, false, Rule::QuietHours, quiet));
         return (st, None);
     }
     if !anomaly_due(job, prev, &key, now) {

@@ -22,8 +22,14 @@ pub fn plan_autorun(job: &Job, obs: &Observation, prev: &JobState, now: f64) -> 
     let Observation::Known(s) = obs else {
         return None;
     };
-    // A job stopped by hand stays stopped until `start JOB` (SPEC §5.2).
-    if s.running || s.completed || !job.policy.auto_resume || prev.hold.is_some() {
+    // A job stopped by hand stays stopped until `start JOB`; a start by hand
+    // under way is not doubled (SPEC §5.2).
+    if s.running
+        || s.completed
+        || !job.policy.auto_resume
+        || prev.hold.is_some()
+        || start_under_way(prev, now)
+    {
         return None;
     }
     if !safety::tick_may_start(job) {
@@ -35,6 +41,14 @@ pub fn plan_autorun(job: &Job, obs: &Observation, prev: &JobState, now: f64) -> 
         }
     }
     Some(Autorun::Start)
+}
+
+/// Whether a `start` by a person was recorded less than its time limit (plus
+/// the 5 s stop grace) ago and has no recorded end.
+fn start_under_way(prev: &JobState, now: f64) -> bool {
+    prev.start_in_progress
+        .as_ref()
+        .is_some_and(|p| now < p.at + p.limit + 5.0)
 }
 
 /// The progress a report shows, the Python way: the first 6 keys in sorted
@@ -362,6 +376,9 @@ fn decide_known(
         (false, Rule::ReminderNotDue, why::reminder_due_at(job, prev))
     } else if paused && hold.is_some() {
         (false, Rule::Hold, None)
+    } else if quiet_until.is_some() {
+        // Whatever routine comes next waits for the end of the window.
+        (false, Rule::QuietHours, quiet_until)
     } else if s.running && !policy.report_while_running {
         (false, Rule::ReportWhileRunningOff, None)
     } else if s.running && !cadence_due {

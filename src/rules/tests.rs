@@ -633,7 +633,7 @@ fn scheduled_check_is_due_by_every_seconds() {
 fn scheduled_check_reports_failure_reminder_and_recovery() {
     let j = read_job("c");
     let fail = output(Ending::Exited(2), "CRITICAL: disk 97%");
-    let (s1, r1) = decide_check(&j, &JobState::default(), &fail, T0, None);
+    let (s1, r1) = decide_check(&j, &JobState::default(), &fail, T0, None, None);
     assert!(matches!(
         r1,
         Some(Section::Check {
@@ -641,11 +641,18 @@ fn scheduled_check_reports_failure_reminder_and_recovery() {
             ..
         })
     ));
-    let (s2, r2) = decide_check(&j, &s1, &fail, T0 + 300.0, None);
+    let (s2, r2) = decide_check(&j, &s1, &fail, T0 + 300.0, None, None);
     assert!(r2.is_none(), "same failure within the reminder interval");
-    let (s3, r3) = decide_check(&j, &s2, &fail, T0 + 1800.0, None);
+    let (s3, r3) = decide_check(&j, &s2, &fail, T0 + 1800.0, None, None);
     assert!(r3.is_some(), "reminder");
-    let (s4, r4) = decide_check(&j, &s3, &output(Ending::Exited(0), "ok"), T0 + 2100.0, None);
+    let (s4, r4) = decide_check(
+        &j,
+        &s3,
+        &output(Ending::Exited(0), "ok"),
+        T0 + 2100.0,
+        None,
+        None,
+    );
     assert!(matches!(
         r4,
         Some(Section::Check {
@@ -655,13 +662,21 @@ fn scheduled_check_reports_failure_reminder_and_recovery() {
             ..
         })
     ));
-    let (_, r5) = decide_check(&j, &s4, &output(Ending::Exited(0), "ok"), T0 + 2400.0, None);
+    let (_, r5) = decide_check(
+        &j,
+        &s4,
+        &output(Ending::Exited(0), "ok"),
+        T0 + 2400.0,
+        None,
+        None,
+    );
     assert!(r5.is_none(), "recovery is reported once");
     let (_, r6) = decide_check(
         &j,
         &s4,
         &output(Ending::Exited(0), "ALERT: cert expires"),
         T0,
+        None,
         None,
     );
     assert!(matches!(
@@ -920,4 +935,57 @@ fn anomaly_keys_compare_with_digits_and_levels_normalised() {
     assert_eq!(digits_as_hash("a12b3"), "a#b#");
     assert_eq!(level_word("Warning"), "warn");
     assert_eq!(level_word("info"), "ok");
+}
+
+#[test]
+fn a_check_warning_waits_for_the_end_of_quiet_hours_a_critical_does_not() {
+    let j = read_job("c");
+    let warn = output(Ending::Exited(1), "DISK WARNING - / 85% used");
+    let night = Some(T0 + 3600.0);
+    let (s1, r1) = decide_check(&j, &JobState::default(), &warn, T0, None, night);
+    assert!(r1.is_none(), "held back at night");
+    assert_eq!(s1.last_decision.as_ref().unwrap().rule, "quietHours");
+    assert_eq!(s1.last_decision.as_ref().unwrap().until, night);
+    let (_, r2) = decide_check(&j, &s1, &warn, T0 + 3600.0, None, None);
+    assert!(r2.is_some(), "the first run after the window reports it");
+    let crit = output(Ending::Exited(2), "DISK CRITICAL - / 97% used");
+    let (_, r3) = decide_check(&j, &JobState::default(), &crit, T0, None, night);
+    assert!(r3.is_some(), "a critical is never held back by quiet hours");
+}
+
+#[test]
+fn no_automatic_start_while_a_start_by_hand_is_under_way() {
+    let mut j = job();
+    j.policy.auto_resume = true;
+    let prev = JobState {
+        start_in_progress: Some(crate::state::InProgress {
+            at: T0,
+            limit: 60.0,
+            pid: Some(1234),
+            extra: Default::default(),
+        }),
+        ..JobState::default()
+    };
+    assert_eq!(plan_autorun(&j, &status(PAUSED), &prev, T0 + 30.0), None);
+    assert_eq!(
+        plan_autorun(&j, &status(PAUSED), &prev, T0 + 66.0),
+        Some(Autorun::Start),
+        "a start that never recorded its end counts until its limit"
+    );
+}
+
+#[test]
+fn quiet_hours_are_the_rule_for_routine_reports_at_night() {
+    let mut j = job();
+    j.policy.quiet_hours = QuietHours {
+        start_minute: 23 * 60,
+        end_minute: 8 * 60,
+    };
+    let day = tick(&j, &status(&running(1)), &JobState::default(), &noon(T0));
+    let night = Clock::from_parts(T0 + 60.0, 3, 0, 0);
+    let t = tick(&j, &status(&running(1)), &day.state, &night);
+    assert_eq!(
+        rule(&t),
+        ("quietHours", false, Some(T0 + 60.0 + 5.0 * 3600.0))
+    );
 }

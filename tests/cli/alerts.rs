@@ -753,3 +753,20 @@ fn notify_refuses_empty_text_and_splits_long_text() {
     assert!(sent.iter().all(|t| t.chars().count() <= 4096));
     assert_eq!(sent.join("\n") + "\n", text, "nothing lost");
 }
+
+#[test]
+fn start_refuses_a_running_or_unknown_job_unless_forced() {
+    let env = env_with(json!({}), &default_start());
+    set_status(&env, r#"{"running":true,"completed":false,"pid":4242}"#);
+    env.run(&["start", "j"])
+        .code(4)
+        .stderr_has("refused: j is running (pid 4242)")
+        .stderr_has("--force");
+    assert_eq!(env.read("starts.log"), "", "nothing started");
+    env.write("status.json", "not json");
+    env.run(&["start", "j"])
+        .code(4)
+        .stderr_has("cannot be read (status output is not JSON)");
+    env.run(&["start", "j", "--force"]).code(0);
+    assert_eq!(env.read("starts.log"), "started\n");
+}
