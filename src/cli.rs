@@ -141,6 +141,19 @@ pub enum Command {
         #[arg(long)]
         send_test: bool,
     },
+    /// Write a starter job config with checks of this host, and say what to do next
+    ///
+    /// At the default place (`<home>/net/config/ops-jobs.json`, or
+    /// `--config-file`): checks of the disk of / and of the OpenClaw home,
+    /// memory and load, every 5 minutes, naming this binary by its absolute
+    /// path; a disabled example long job with its scripts under
+    /// `<home>/net/jobs/example/`; the config's JSON Schema beside it.
+    /// Never writes over an existing file. Never reads the config.
+    Init {
+        /// Replace existing files, keeping each as NAME.bak
+        #[arg(long)]
+        force: bool,
+    },
     /// An offline end-to-end check of this installation
     Selftest,
     /// Print the config JSON Schema

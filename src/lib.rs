@@ -20,6 +20,7 @@ mod deliver;
 mod doctor;
 mod exit;
 mod fleet;
+mod init;
 mod out;
 mod outbox;
 mod paths;
@@ -110,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Explain { job } => commands::explain(g, job),
         Command::Outbox { action } => commands::outbox(g, action.as_ref()),
         Command::Doctor { send_test } => doctor::run(g, *send_test),
+        Command::Init { force } => init::run(g, *force),
         Command::Selftest => selftest::run(),
         Command::Schema => {
             outln!("{}", config::SCHEMA.trim_end());

@@ -7,6 +7,7 @@ mod commands;
 mod compat;
 mod delivery;
 mod fleet;
+mod init;
 mod manual;
 mod openclaw;
 mod outbox;
