@@ -4,6 +4,14 @@
 //!
 //! Every struct keeps the keys it does not know in `extra`, so a state
 //! written by the Python version or a newer release loses nothing here.
+//! Known fields are read leniently ([`repair`], SPEC §4): a value of an
+//! unexpected type is read the Python version's way or counts as absent,
+//! is named in a warning, and is written back as it was when this run did
+//! not change it.
+
+mod repair;
+
+pub use repair::Repairs;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -266,6 +274,9 @@ pub enum QueueStatus {
     Done,
     Failed,
     Blocked,
+    /// A status this version does not know (`cancelled`, say): kept as the
+    /// file has it, never run (SPEC §4).
+    Other,
 }
 
 /// One item of the queue (SPEC §4, §5.4).
@@ -463,6 +474,14 @@ pub struct State {
         deserialize_with = "lenient"
     )]
     pub alertmanager: Option<AlertmanagerRecord>,
+    /// A fingerprint of the repairs `tick` last warned about, so the same
+    /// odd fields are named once, not on every tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repairs_warned: Option<String>,
+    /// What the lenient reading changed (not stored: the file keeps its
+    /// original values).
+    #[serde(skip)]
+    pub repairs: Repairs,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -490,6 +509,8 @@ impl Default for State {
             config_fingerprint: None,
             corrupt_moved_to: None,
             alertmanager: None,
+            repairs_warned: None,
+            repairs: Repairs::default(),
             extra: Map::new(),
         }
     }
@@ -525,7 +546,8 @@ impl State {
     pub fn to_file_text(&self) -> String {
         // Going through `Value` sorts every object's keys (serde_json's map is
         // a BTreeMap), including the flattened unknown ones.
-        let value = serde_json::to_value(self).expect("state serialises");
+        let mut value = serde_json::to_value(self).expect("state serialises");
+        self.repairs.restore(&mut value);
         let mut text = serde_json::to_string_pretty(&value).expect("value serialises");
         text.push('\n');
         text
@@ -719,16 +741,20 @@ fn looks_like_a_job_config(bytes: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// Parse state text; the error says why it is not a usable state.
+/// Parse state text, leniently (SPEC §4); the error says why it is not a
+/// usable state (not JSON, or not an object).
 pub fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
     if !value.is_object() {
         return Err("not a JSON object".to_string());
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let repairs = repair::repair(&mut value);
+    let mut state: State = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         format!("{path}: {}", e.inner())
-    })
+    })?;
+    state.repairs = repairs;
+    Ok(state)
 }
 
 /// Write the state atomically and durably: a temporary file in the same
@@ -802,7 +828,13 @@ mod tests {
     #[test]
     fn non_object_is_rejected() {
         assert!(parse(b"[1,2]").is_err());
-        assert!(parse(b"{\"jobs\": 3}").is_err());
+        // Read leniently (SPEC §4): jobs that are not an object are none.
+        let st = parse(b"{\"jobs\": 3}").unwrap();
+        assert!(st.jobs.is_empty());
+        assert_eq!(
+            st.repairs.warnings(),
+            ["state jobs: 3 is not an object; read as no jobs"]
+        );
         assert!(parse(b"{tru").is_err());
     }
 

@@ -68,12 +68,38 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
 }
 
 impl Tick<'_> {
+    /// SPEC §4: fields of the state read leniently are named in a warning —
+    /// once (again when they change, or with -v): cron mails whatever a
+    /// tick prints.
+    fn warn_repairs(&self, st: &mut State) {
+        if st.repairs.is_empty() {
+            st.repairs_warned = None;
+            return;
+        }
+        // Each warning is remembered by a short fingerprint.
+        let seen: Vec<&str> = st
+            .repairs_warned
+            .as_deref()
+            .map(|s| s.split(',').collect())
+            .unwrap_or_default();
+        let mut now_seen = Vec::new();
+        for w in st.repairs.warnings() {
+            let print = config::fingerprint(&w)[..8].to_string();
+            if !seen.contains(&print.as_str()) || self.global.verbose > 0 {
+                errln!("WARNING: {w}");
+            }
+            now_seen.push(print);
+        }
+        st.repairs_warned = Some(now_seen.join(","));
+    }
+
     /// Reports go out through the channels, or to stdout.
     fn delivers(&self) -> bool {
         !self.args.print_only && !self.dry
     }
 
     fn pass(&self, mut st: State) -> Result<Code> {
+        self.warn_repairs(&mut st);
         let mut sections = Vec::new();
         if let Some(detail) = st.corrupt_moved_to.take() {
             sections.push(Section::StateCorrupt { detail });

@@ -309,6 +309,8 @@ fn queue_counts(st: &State) -> BTreeMap<&'static str, usize> {
             QueueStatus::Done => "done",
             QueueStatus::Failed => "failed",
             QueueStatus::Blocked => "blocked",
+            // A status this version does not know, kept as it is (SPEC §4).
+            QueueStatus::Other => "other",
         };
         *counts.entry(k).or_insert(0) += 1;
     }
