@@ -43,6 +43,7 @@ use crate::config::Channel;
 use crate::outbox::{self, Outbox, OutboxMessage, OUTBOX_KEEP};
 use crate::process;
 use crate::report::Message;
+use crate::rules::delivery;
 use crate::text;
 
 /// The official Bot API server.
@@ -470,7 +471,12 @@ fn try_entry(
         }
         Err(failure) => {
             let error = session.redact(&failure.error);
-            entry.failed(error.clone(), failure.retry_after, now);
+            let retry_after = failure.retry_after;
+            entry.failed(
+                error.clone(),
+                |attempts| delivery::retry_wait(attempts, retry_after),
+                now,
+            );
             session.notices.push(format!(
                 "{}: not delivered, kept in the outbox (next try in {:.0} s): {error}",
                 entry.label,
