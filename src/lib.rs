@@ -11,6 +11,7 @@
 //! (`fleet`), and the commands that orchestrate them (`tick`, `commands`). Every module is private: the binary is the interface.
 
 mod atomic;
+mod check;
 mod cli;
 mod clock;
 mod commands;
@@ -45,7 +46,21 @@ use crate::out::{errln, outln};
 /// Parse the command line, run, print an error once with its chain, and map
 /// the outcome to the SPEC's exit codes.
 pub fn main_entry() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        // SPEC §11: `check` uses the Nagios codes only, also for its own
+        // usage errors (3, UNKNOWN); help and --version still exit 0.
+        Err(e) if e.use_stderr() && check::is_check_command(&args) => {
+            let _ = e.print();
+            return ExitCode::from(check::Status::Unknown.code());
+        }
+        Err(e) => e.exit(),
+    };
+    if let Command::Check(c) = &cli.command {
+        // Never reads the config or the state: no error chain, no `Code`.
+        return ExitCode::from(check::run(&c.what));
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code.as_u8()),
         Err(err) => {
@@ -108,5 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
             out::stdout_bytes(&script);
             Ok(Code::Ok)
         }
+        // Its exit codes are Nagios's, not `Code`s: `main_entry` runs it.
+        Command::Check(_) => unreachable!("check is run by main_entry"),
     }
 }

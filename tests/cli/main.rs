@@ -2,6 +2,7 @@
 //! job scripts and real files in temp folders (see `util.rs`).
 
 mod alerts;
+mod check;
 mod commands;
 mod compat;
 mod delivery;
