@@ -68,5 +68,13 @@ pub fn now() -> f64 {
             }
         }
     }
-    crate::state::unix_now()
+    unix_now()
+}
+
+/// Seconds since the Unix epoch as the state stores them.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }

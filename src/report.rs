@@ -1,20 +1,34 @@
-//! Report text (SPEC §5.6): the header and each section, in English or in the
-//! Python version's Chinese wording, word for word. `ALERT` and
-//! `ACTION REQUIRED` stay in English in both — scripts grep for them.
+//! Report text (SPEC §5.6): the header and each section, in English (this
+//! port's own form, for a person reading a phone at 3 a.m.) or in the Python
+//! version's Chinese wording, word for word where the Python version has one.
+//! `ALERT`, `ACTION REQUIRED`, `AUTORUN` and `RESOLVED` stay in English in
+//! both — scripts grep for them — and lines the Python version never wrote
+//! (RESOLVED, a held job, an unknown status, a reminder's duration, a
+//! verification) are the English ones in both.
 //!
 //! The report's output is a [`Message`] (header and section texts); `deliver`
 //! takes it from here and sends it.
 
-use serde_json::Value;
+use chrono::TimeZone;
 
 use crate::clock::Clock;
 use crate::config::Lang;
-use crate::rules::{AutorunNote, CheckResult, JobSection, Section, StateLine};
-use crate::status::{python_float, Level};
+use crate::pyjson::PyValue;
+use crate::rules::{
+    seconds_text, Action, AutorunNote, CheckResult, JobSection, Problem, RunOutput, Section,
+    StateLine,
+};
+use crate::status::Level;
 use crate::text::cap;
 
-/// Most characters of one progress value shown in a report.
-pub const PROGRESS_VALUE_CHARS: usize = 200;
+/// Most characters of one progress value shown in a report: far above what
+/// a person writes (the Python version shows values whole); it only keeps
+/// a runaway status from filling the report.
+pub const PROGRESS_VALUE_CHARS: usize = 4_000;
+/// Most characters of a run's output shown in a section.
+pub const OUTPUT_CHARS: usize = 800;
+/// Most lines asking for attention lifted to the top of a queue section.
+const ATTENTION_LINES: usize = 5;
 
 /// A report ready to send: the whole text, and its sections so a channel can
 /// split between them (Telegram's 4096-character limit).
@@ -40,38 +54,108 @@ impl Message {
     }
 }
 
-/// The header with the tick's local time, or without a time (config error).
-pub fn header(lang: Lang, clock: Option<&Clock>) -> String {
-    match (lang, clock) {
-        (Lang::En, Some(c)) => format!("🛠️ Ops report ({})", c.hms_text()),
-        (Lang::En, None) => "🛠️ Ops report".to_string(),
-        (Lang::Zh, Some(c)) => format!("🛠️ Ops 快报（{}）", c.hms_text()),
-        (Lang::Zh, None) => "🛠️ Ops 快报".to_string(),
+/// The header: `🚨 Ops alert` when a section asks for attention, else
+/// `🛠️ Ops report`, with the tick's local time; in Chinese always the
+/// Python version's `🛠️ Ops 快报`, without a time when `timeless`.
+pub fn header(lang: Lang, clock: &Clock, alert: bool, timeless: bool) -> String {
+    match lang {
+        Lang::Zh if timeless => "🛠️ Ops 快报".to_string(),
+        Lang::Zh => format!("🛠️ Ops 快报（{}）", clock.hms_text()),
+        Lang::En if alert => format!("🚨 Ops alert ({})", clock.hms_text()),
+        Lang::En => format!("🛠️ Ops report ({})", clock.hms_text()),
     }
 }
 
-/// Build the message for `sections`.
-pub fn message(lang: Lang, clock: Option<&Clock>, sections: &[Section], time: f64) -> Message {
+/// Build the message for `sections`, given in the order of SPEC §5 step 4.
+/// In English the sections that ask for attention come first.
+pub fn message(lang: Lang, clock: &Clock, sections: &[Section], time: f64) -> Message {
+    let alert = sections.iter().any(Section::is_alert);
+    // The Python version's config-error alert alone has no time.
+    let timeless = matches!(sections, [Section::ConfigInvalid { .. }]);
+    let mut ordered: Vec<&Section> = sections.iter().collect();
+    if lang == Lang::En {
+        // Stable: each group keeps the tick's order.
+        ordered.sort_by_key(|s| !s.is_alert());
+    }
     Message {
-        header: header(lang, clock),
-        sections: sections.iter().map(|s| render(s, lang)).collect(),
+        header: header(lang, clock, alert, timeless),
+        sections: ordered
+            .into_iter()
+            .map(|s| render(s, lang, clock.now))
+            .collect(),
         time,
     }
 }
 
-/// One section as text.
-pub fn render(section: &Section, lang: Lang) -> String {
+/// The note after the header of a message delivered later than it was
+/// written (from the outbox), in either language.
+pub fn delayed_note(written: f64) -> String {
+    format!(
+        "(written {}, delayed)",
+        local(written).map_or_else(
+            || written.to_string(),
+            |d| d.format("%Y-%m-%d %H:%M").to_string()
+        )
+    )
+}
+
+/// A duration in its largest two units: `2h 10m`, `3d 4h`, `45s`.
+pub fn duration_text(seconds: f64) -> String {
+    let total = if seconds.is_finite() && seconds > 0.0 {
+        seconds.min(1e15) as u64
+    } else {
+        0
+    };
+    let units = [(86_400, "d"), (3600, "h"), (60, "m"), (1, "s")];
+    let Some(first) = units.iter().position(|(size, _)| total >= *size) else {
+        return "0s".to_string();
+    };
+    let (size, name) = units[first];
+    let mut text = format!("{}{name}", total / size);
+    if let Some((next, next_name)) = units.get(first + 1) {
+        let n = (total % size) / next;
+        if n > 0 {
+            text.push_str(&format!(" {n}{next_name}"));
+        }
+    }
+    text
+}
+
+fn local(t: f64) -> Option<chrono::DateTime<chrono::Local>> {
+    if !t.is_finite() {
+        return None;
+    }
+    chrono::Local.timestamp_opt(t.floor() as i64, 0).single()
+}
+
+/// A local time as `HH:MM` when it is within a day of `now`, else with its
+/// date (`2026-11-20 11:55`).
+pub fn time_of_day(t: f64, now: f64) -> String {
+    match local(t) {
+        Some(d) if (now - t).abs() < 86_400.0 => d.format("%H:%M").to_string(),
+        Some(d) => d.format("%Y-%m-%d %H:%M").to_string(),
+        None => t.to_string(),
+    }
+}
+
+/// One section as text; `now` is the tick's time (for `since HH:MM`).
+pub fn render(section: &Section, lang: Lang, now: f64) -> String {
     let mut lines: Vec<String> = Vec::new();
     match section {
-        Section::Job(j) => render_job(j, lang, &mut lines),
+        Section::Job(j) => render_job(j, lang, now, &mut lines),
         Section::Check {
             name,
             id,
             result,
             output,
+            reminder,
         } => {
             lines.push(format!("• {name} ({id}, one_shot_read)"));
-            lines.push(check_line(result));
+            let mut line = check_line(result);
+            if let Some(d) = reminder {
+                line.push_str(&still(*d));
+            }
+            lines.push(line);
             if !output.is_empty() {
                 lines.push(format!("- output: {output}"));
             }
@@ -90,19 +174,52 @@ pub fn render(section: &Section, lang: Lang) -> String {
         }
         Section::QueueOutput { name, id, output } => {
             lines.push(format!("• {name} ({id})"));
-            lines.push(format!("- {output}"));
+            match lang {
+                Lang::Zh => lines.push(format!("- {}", python_output(output))),
+                Lang::En => output_lines(output, &mut lines),
+            }
         }
         Section::QueueFailed {
             name,
             id,
             exit,
             error,
+            output,
         } => {
             lines.push("• ALERT: queued job failed".into());
             lines.push(format!("- job: {name} ({id})"));
             lines.push(format!("- exit: {exit}"));
             if let Some(e) = error {
                 lines.push(format!("- error: {e}"));
+            }
+            if lang == Lang::En {
+                output_lines(output, &mut lines);
+            }
+        }
+        Section::Verification {
+            write_name,
+            write_id,
+            id,
+            failure,
+            output,
+        } => {
+            let verdict = match failure {
+                None => "passed".to_string(),
+                Some(f) => format!("failed ({f})"),
+            };
+            lines.push(format!(
+                "• Verification of {write_name} ({write_id}): {verdict}"
+            ));
+            let before = lines.len();
+            output_lines(output, &mut lines);
+            let lifted = lines[before..].iter().any(|l| !l.starts_with("- output: "));
+            if failure.is_some() && !lifted {
+                lines.insert(
+                    before,
+                    format!(
+                        "- ALERT: the verification failed — check what the write did (ops-monitor logs {id})"
+                    ),
+                );
             }
         }
         Section::WouldRun { name, id } => {
@@ -150,6 +267,54 @@ pub fn render(section: &Section, lang: Lang) -> String {
     lines.join("\n")
 }
 
+/// What the Python version shows of a queued run: stdout, else stderr,
+/// trimmed, its first 800 characters.
+fn python_output(o: &RunOutput) -> String {
+    let text = if o.stdout.trim().is_empty() {
+        o.stderr.trim()
+    } else {
+        o.stdout.trim()
+    };
+    text.chars().take(OUTPUT_CHARS).collect()
+}
+
+/// A run's output in English: the lines asking for attention first
+/// (wherever they were printed), then the tail — unless it holds nothing
+/// but those lines.
+fn output_lines(o: &RunOutput, lines: &mut Vec<String>) {
+    let text = [o.stdout.trim(), o.stderr.trim()]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let asks = |l: &str| l.contains("ALERT") || l.contains("ACTION REQUIRED");
+    let attention: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| asks(l))
+        .take(ATTENTION_LINES)
+        .collect();
+    for l in &attention {
+        lines.push(format!("- {l}"));
+    }
+    let others = text
+        .lines()
+        .any(|l| !l.trim().is_empty() && !asks(l.trim()));
+    if others {
+        lines.push(format!("- output: {}", last_chars(&text, OUTPUT_CHARS)));
+    }
+}
+
+/// The last `max` characters of `text`, with `…` in front when cut.
+fn last_chars(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let tail: String = text.chars().skip(n - max).collect();
+    format!("…{tail}")
+}
+
 fn check_line(result: &CheckResult) -> String {
     match result {
         CheckResult::Attention => "- ACTION REQUIRED: the check asks for attention".into(),
@@ -160,36 +325,70 @@ fn check_line(result: &CheckResult) -> String {
         CheckResult::TimedOut(s) => format!("- ALERT: timed out after {s}s"),
         CheckResult::FailedToStart(why) => format!("- ALERT: failed to start: {why}"),
         CheckResult::Signaled(s) => format!("- ALERT: killed by signal {s}"),
-        CheckResult::Recovered => "- recovered (exit=0)".into(),
+        CheckResult::Recovered { after: Some(d) } => format!(
+            "- RESOLVED: check failing, after {} (exit=0 now)",
+            duration_text(*d)
+        ),
+        CheckResult::Recovered { after: None } => "- RESOLVED: check failing (exit=0 now)".into(),
     }
 }
 
-fn render_job(j: &JobSection, lang: Lang, lines: &mut Vec<String>) {
+/// A reminder's suffix (SPEC §5.6).
+fn still(d: f64) -> String {
+    format!(", still, for {}", duration_text(d))
+}
+
+fn problem_text(p: Problem) -> &'static str {
+    match p {
+        Problem::Stalled => "stalled",
+        Problem::Paused => "paused",
+        Problem::Unknown => "status unknown",
+        Problem::LevelAlert => "level alert",
+        Problem::CheckFailing => "check failing",
+    }
+}
+
+fn render_job(j: &JobSection, lang: Lang, now: f64, lines: &mut Vec<String>) {
     let zh = lang == Lang::Zh;
     lines.push(format!("• {} ({}, {})", j.name, j.id, j.kind.as_str()));
-    let mut state = match (&j.state, zh) {
-        (StateLine::Completed, _) => "completed ✅".to_string(),
-        (StateLine::Running { pid: Some(p) }, _) => format!("running (pid={p})"),
-        (StateLine::Running { pid: None }, _) => "running".to_string(),
-        (
-            StateLine::Paused {
-                stop_reason: Some(r),
-            },
-            false,
-        ) => format!("paused (stopReason={r})"),
-        (
-            StateLine::Paused {
-                stop_reason: Some(r),
-            },
-            true,
-        ) => format!("paused stopReason={r}"),
-        (StateLine::Paused { stop_reason: None }, _) => "paused".to_string(),
-        (StateLine::Unknown, _) => "unknown".to_string(),
+    let mut state = match &j.state {
+        StateLine::Completed => "completed ✅".to_string(),
+        StateLine::Running { pid } => {
+            let running = match pid {
+                Some(p) => format!("running (pid={p})"),
+                None => "running".to_string(),
+            };
+            match (&j.stall, zh) {
+                (Some(stall), false) => format!(
+                    "stalled — {running}, no progress for {} (since {})",
+                    duration_text(stall.for_seconds),
+                    time_of_day(stall.since, now)
+                ),
+                _ => running,
+            }
+        }
+        StateLine::Paused {
+            stop_reason: Some(r),
+        } if zh => format!("paused stopReason={r}"),
+        StateLine::Paused {
+            stop_reason: Some(r),
+        } => format!("paused (stopReason={r})"),
+        StateLine::Paused { stop_reason: None } => "paused".to_string(),
+        StateLine::Unknown {
+            last_known: Some(k),
+        } => format!("unknown (last known: {k})"),
+        StateLine::Unknown { last_known: None } => "unknown".to_string(),
+        StateLine::Held { since } => {
+            format!("stopped by hand (since {})", time_of_day(*since, now))
+        }
     };
-    match j.level {
-        Some(Level::Warn) => state.push_str(" [warn]"),
-        Some(Level::Alert) => state.push_str(" [alert]"),
-        _ => {}
+    // The level suffix is this port's own: English only.
+    if !zh {
+        match j.level {
+            Some(Level::Warn) => state.push_str(" [warn]"),
+            Some(Level::Alert) => state.push_str(" [alert]"),
+            _ => {}
+        }
     }
     let (state_label, message_label, progress_label) = if zh {
         ("状态", "信息", "进度")
@@ -197,7 +396,24 @@ fn render_job(j: &JobSection, lang: Lang, lines: &mut Vec<String>) {
         ("state", "message", "progress")
     };
     lines.push(format!("- {state_label}: {state}"));
-    if let Some(m) = &j.message {
+    let unknown = matches!(j.state, StateLine::Unknown { .. });
+    let message = if zh {
+        // The Python version's message line: the status message, or the stall.
+        match (&j.message, &j.stall) {
+            _ if unknown => None,
+            (Some(m), _) => Some(m.clone()),
+            (None, Some(stall)) => Some(format!("stalled >= {}", seconds_text(stall.threshold))),
+            (None, None) => None,
+        }
+    } else {
+        // The ALERT line carries the message of an alert or unknown status.
+        let carried = j
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Alert { .. } | Action::Unknown { .. }));
+        j.message.clone().filter(|_| !carried)
+    };
+    if let Some(m) = message {
         lines.push(format!("- {message_label}: {m}"));
     }
     if !j.progress.is_empty() {
@@ -208,15 +424,59 @@ fn render_job(j: &JobSection, lang: Lang, lines: &mut Vec<String>) {
             .collect();
         lines.push(format!("- {progress_label}: {}", parts.join(" | ")));
     }
-    if j.action_required {
-        lines.push(if zh {
-            "- ACTION REQUIRED: 需要你确认下一步（或启用 autoResume）".into()
-        } else {
-            "- ACTION REQUIRED: confirm the next step (or enable autoResume)".into()
-        });
+    let reminder = j.reminder.map(still).unwrap_or_default();
+    let mut action_lines: Vec<String> = Vec::new();
+    if zh {
+        if j.anomaly {
+            action_lines.push("- ACTION REQUIRED: 需要你确认下一步（或启用 autoResume）".into());
+        }
+        // Lines the Python version never wrote are the English ones.
+        for a in &j.actions {
+            if let Action::Unknown { .. } = a {
+                action_lines.push(action_text(a, &j.id, now));
+            }
+        }
+    } else {
+        action_lines.extend(j.actions.iter().map(|a| action_text(a, &j.id, now)));
     }
+    if let Some(first) = action_lines.first_mut() {
+        first.push_str(&reminder);
+    }
+    lines.extend(action_lines);
     if let Some(note) = j.autorun {
         lines.push(format!("- AUTORUN: {}", autorun_text(note)));
+    }
+    if let Some(r) = j.resolved {
+        let after = r
+            .after
+            .map(|d| format!(", after {}", duration_text(d)))
+            .unwrap_or_default();
+        lines.push(format!("- RESOLVED: {}{after}", problem_text(r.problem)));
+    }
+}
+
+fn action_text(a: &Action, id: &str, now: f64) -> String {
+    match a {
+        Action::Stalled { for_seconds } => format!(
+            "- ACTION REQUIRED: no progress for {} — look at the job (ops-monitor logs {id})",
+            duration_text(*for_seconds)
+        ),
+        Action::StartIt => format!(
+            "- ACTION REQUIRED: paused — start it (ops-monitor start {id}) or enable autoResume"
+        ),
+        Action::StartFailed { reason } => format!(
+            "- ALERT: automatic start failed — {reason} (more: ops-monitor logs {id})"
+        ),
+        Action::Backoff { next_at } => format!(
+            "- ACTION REQUIRED: paused — next automatic start after {}",
+            time_of_day(*next_at, now)
+        ),
+        Action::StartByHand => format!(
+            "- ACTION REQUIRED: paused — start it by hand (ops-monitor start {id} --allow-risk): automatic starts are for read_only jobs"
+        ),
+        Action::Unknown { reason } => format!("- ALERT: status unknown — {reason}"),
+        Action::Alert { message: Some(m) } => format!("- ALERT: {m}"),
+        Action::Alert { message: None } => "- ALERT: the job reports level alert".to_string(),
     }
 }
 
@@ -231,23 +491,19 @@ fn autorun_text(note: AutorunNote) -> String {
     }
 }
 
-/// A progress value: strings as they are; otherwise JSON spelling, or
-/// Python's (`True`, `None`) in the Chinese form.
-fn scalar(v: &Value, python: bool) -> String {
-    match v {
-        // Bounded: six huge strings must not make a section unreadable.
-        Value::String(s) => cap(s, PROGRESS_VALUE_CHARS),
-        Value::Bool(b) if python => if *b { "True" } else { "False" }.into(),
-        Value::Null if python => "None".into(),
-        Value::Number(n) if python && n.is_f64() => python_float(n.as_f64().unwrap_or(0.0)),
-        other => other.to_string(),
-    }
+/// A progress value: strings as they are; otherwise JSON spelling
+/// (`true`, `null`), or Python's `str()` (`True`, `None`, `nan`) in the
+/// Chinese form. Bounded, so a runaway value cannot fill the report.
+fn scalar(v: &PyValue, python: bool) -> String {
+    let text = if python { v.python_str() } else { v.json_str() };
+    cap(&text, PROGRESS_VALUE_CHARS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Kind;
+    use crate::rules::{Resolved, Stall};
 
     fn job(state: StateLine) -> JobSection {
         JobSection {
@@ -255,21 +511,54 @@ mod tests {
             id: "job1".into(),
             kind: Kind::LongRunningRead,
             state,
+            stall: None,
             level: None,
             message: None,
-            progress: vec![("done".into(), 7.into()), ("total".into(), 100.into())],
-            action_required: false,
+            progress: vec![
+                ("done".into(), PyValue::Int("7".into())),
+                ("total".into(), PyValue::Int("100".into())),
+            ],
+            anomaly: false,
+            actions: Vec::new(),
+            reminder: None,
             autorun: None,
+            resolved: None,
         }
+    }
+
+    fn en(j: &JobSection) -> String {
+        render(&Section::Job(j.clone()), Lang::En, 0.0)
+    }
+
+    fn zh(j: &JobSection) -> String {
+        render(&Section::Job(j.clone()), Lang::Zh, 0.0)
+    }
+
+    #[test]
+    fn durations_in_their_largest_two_units() {
+        assert_eq!(duration_text(0.0), "0s");
+        assert_eq!(duration_text(45.9), "45s");
+        assert_eq!(duration_text(90.0), "1m 30s");
+        assert_eq!(duration_text(3600.0), "1h");
+        assert_eq!(duration_text(7805.0), "2h 10m");
+        assert_eq!(duration_text(3.0 * 86400.0 + 4.0 * 3600.0 + 59.0), "3d 4h");
+        assert_eq!(duration_text(86400.0 + 59.0), "1d");
+        assert_eq!(duration_text(-5.0), "0s");
+        assert_eq!(duration_text(f64::NAN), "0s");
     }
 
     #[test]
     fn chinese_matches_python_stalled_fixture() {
         let mut j = job(StateLine::Running { pid: Some(4242) });
-        j.message = Some("stalled >= 1s".into());
-        j.action_required = true;
+        j.stall = Some(Stall {
+            since: -2.0,
+            for_seconds: 2.0,
+            threshold: 1.0,
+        });
+        j.anomaly = true;
+        j.actions = vec![Action::Stalled { for_seconds: 2.0 }];
         let clock = Clock::from_parts(0.0, 6, 54, 11);
-        let m = message(Lang::Zh, Some(&clock), &[Section::Job(j)], 0.0);
+        let m = message(Lang::Zh, &clock, &[Section::Job(j)], 0.0);
         let expected = include_str!("../tests/fixtures/python-reference/stalled/report.tick2.txt");
         assert_eq!(m.text(), expected.trim_end());
     }
@@ -280,11 +569,10 @@ mod tests {
             stop_reason: Some("exited".into()),
         });
         j.progress.clear();
-        j.action_required = true;
+        j.anomaly = true;
         j.autorun = Some(AutorunNote::Suppressed);
-        let text = render(&Section::Job(j.clone()), Lang::Zh);
-        assert!(text.contains("- 状态: paused stopReason=exited\n"));
-        let en = render(&Section::Job(j), Lang::En);
+        assert!(zh(&j).contains("- 状态: paused stopReason=exited\n"));
+        let en = en(&j);
         assert!(en.contains("- state: paused (stopReason=exited)\n"));
         assert!(en.ends_with("- AUTORUN: suppressed (backoff)"));
     }
@@ -293,27 +581,115 @@ mod tests {
     fn python_spelling_of_values_in_chinese_only() {
         let mut j = job(StateLine::Completed);
         j.progress = vec![
-            ("a".into(), Value::Bool(true)),
-            ("b".into(), Value::Null),
-            ("c".into(), 1.5.into()),
+            ("a".into(), PyValue::Bool(true)),
+            ("b".into(), PyValue::Null),
+            ("c".into(), PyValue::Float(1.5)),
         ];
-        assert!(render(&Section::Job(j.clone()), Lang::Zh).contains("a=True | b=None | c=1.5"));
-        assert!(render(&Section::Job(j), Lang::En).contains("a=true | b=null | c=1.5"));
+        assert!(zh(&j).contains("a=True | b=None | c=1.5"));
+        assert!(en(&j).contains("a=true | b=null | c=1.5"));
     }
 
     #[test]
     fn long_progress_values_are_cut() {
         let mut j = job(StateLine::Running { pid: None });
-        j.progress = vec![("path".into(), Value::String("x".repeat(5000)))];
-        let text = render(&Section::Job(j), Lang::En);
-        assert!(text.len() < 400, "{} bytes", text.len());
+        j.progress = vec![(
+            "path".into(),
+            PyValue::Str("x".repeat(PROGRESS_VALUE_CHARS + 1000)),
+        )];
+        let text = en(&j);
+        assert!(
+            text.len() < PROGRESS_VALUE_CHARS + 200,
+            "{} bytes",
+            text.len()
+        );
         assert!(text.ends_with("…"));
     }
 
     #[test]
-    fn level_suffix() {
+    fn level_suffix_in_english_only() {
         let mut j = job(StateLine::Running { pid: None });
         j.level = Some(Level::Warn);
-        assert!(render(&Section::Job(j), Lang::En).contains("- state: running [warn]"));
+        assert!(en(&j).contains("- state: running [warn]"));
+        assert!(zh(&j).contains("- 状态: running\n"));
+    }
+
+    #[test]
+    fn reminder_goes_on_the_first_action_line_and_resolved_last() {
+        let mut j = job(StateLine::Paused { stop_reason: None });
+        j.progress.clear();
+        j.anomaly = true;
+        j.actions = vec![Action::StartIt];
+        j.reminder = Some(1800.0);
+        assert_eq!(
+            en(&j),
+            "• Nightly crawl (job1, long_running_read)\n- state: paused\n- ACTION REQUIRED: paused — start it (ops-monitor start job1) or enable autoResume, still, for 30m"
+        );
+        assert!(zh(&j)
+            .ends_with("- ACTION REQUIRED: 需要你确认下一步（或启用 autoResume）, still, for 30m"));
+        let mut r = job(StateLine::Running { pid: Some(7) });
+        r.progress.clear();
+        r.resolved = Some(Resolved {
+            problem: Problem::Stalled,
+            after: Some(2100.0),
+        });
+        assert!(en(&r).ends_with("- state: running (pid=7)\n- RESOLVED: stalled, after 35m"));
+        assert!(zh(&r).ends_with("- RESOLVED: stalled, after 35m"));
+        assert!(Section::Job(r).is_alert());
+    }
+
+    #[test]
+    fn alert_sections_first_under_the_alert_header() {
+        let clock = Clock::from_parts(0.0, 14, 5, 9);
+        let routine = Section::Job(job(StateLine::Running { pid: None }));
+        let mut paused = job(StateLine::Paused { stop_reason: None });
+        paused.actions = vec![Action::StartIt];
+        let m = message(
+            Lang::En,
+            &clock,
+            &[routine.clone(), Section::Job(paused)],
+            0.0,
+        );
+        assert_eq!(m.header, "🚨 Ops alert (14:05:09)");
+        assert!(m.sections[0].contains("- state: paused"));
+        assert!(m.sections[1].contains("- state: running"));
+        let m = message(Lang::En, &clock, std::slice::from_ref(&routine), 0.0);
+        assert_eq!(m.header, "🛠️ Ops report (14:05:09)");
+        let m = message(Lang::Zh, &clock, &[routine], 0.0);
+        assert_eq!(m.header, "🛠️ Ops 快报（14:05:09）");
+    }
+
+    #[test]
+    fn queue_output_lifts_alert_lines_above_the_tail() {
+        let output = RunOutput {
+            stdout: "checking 3 archives\nALERT: archive is not a readable tar\ndone".into(),
+            stderr: "tar: unexpected EOF".into(),
+        };
+        let failed = Section::QueueFailed {
+            name: "Check".into(),
+            id: "check".into(),
+            exit: 2,
+            error: None,
+            output: output.clone(),
+        };
+        assert_eq!(
+            render(&failed, Lang::En, 0.0),
+            "• ALERT: queued job failed\n- job: Check (check)\n- exit: 2\n- ALERT: archive is not a readable tar\n- output: checking 3 archives\nALERT: archive is not a readable tar\ndone\ntar: unexpected EOF"
+        );
+        assert_eq!(
+            render(&failed, Lang::Zh, 0.0),
+            "• ALERT: queued job failed\n- job: Check (check)\n- exit: 2"
+        );
+        let only = Section::QueueOutput {
+            name: "v".into(),
+            id: "v".into(),
+            output: RunOutput {
+                stdout: "ALERT: 2 files differ\n".into(),
+                stderr: String::new(),
+            },
+        };
+        assert_eq!(
+            render(&only, Lang::En, 0.0),
+            "• v (v)\n- ALERT: 2 files differ"
+        );
     }
 }

@@ -151,7 +151,7 @@ fn stall(sb: &Sandbox) -> Result<()> {
     )?;
     let late = sb.tick(&cfg, &state, NOON + 60.0)?;
     expect(
-        late.contains("- message: stalled >= 60s"),
+        late.contains("- state: stalled — running (pid=4242), no progress for 1m"),
         "stall reported at 60 s",
         &late,
     )

@@ -4,10 +4,18 @@
 //!
 //! Every struct keeps the keys it does not know in `extra`, so a state
 //! written by the Python version or a newer release loses nothing here.
+//! Known fields are read leniently ([`repair`], SPEC §4): a value of an
+//! unexpected type is read the Python version's way or counts as absent,
+//! is named in a warning, and is written back as it was when this run did
+//! not change it.
+
+mod repair;
+
+pub use repair::Repairs;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,6 +23,7 @@ use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::atomic::{self, NewMode};
 use crate::exit::{self, Code};
 use crate::outbox::Outbox;
 
@@ -56,6 +65,21 @@ pub struct RunRecord {
     pub stdout_tail: String,
     #[serde(default)]
     pub stderr_tail: String,
+    /// New: when the command was started (a start by `tick` has no
+    /// `lastManualStartAt`, so `logs` reads the time here).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub at: Option<f64>,
+    /// New: who started it — `autoResume` for `tick`, else the login name.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub by: Option<String>,
     /// New, on `lastRun` of a write job: the approval the run used (SPEC §9).
     #[serde(
         default,
@@ -63,6 +87,47 @@ pub struct RunRecord {
         deserialize_with = "lenient"
     )]
     pub approval: Option<ApprovalUsed>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A job stopped by hand and held (SPEC §5.2): not started automatically,
+/// and paused is not a problem, until `start JOB`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hold {
+    pub at: f64,
+    #[serde(default)]
+    pub by: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The problem a job has or last had (`rules::Problem`), and since when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemRecord {
+    pub kind: String,
+    pub since: f64,
+    /// It was reported with an `ACTION REQUIRED` or `ALERT` line: its end
+    /// earns a RESOLVED line (a pause that automatic resume handled does not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub alerted: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What the last tick decided about a job and the rule that decided it
+/// (SPEC §11 "What explain reads"); `until` is when that rule stops
+/// holding the report back, when it is known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    pub at: f64,
+    pub reported: bool,
+    pub rule: String,
+    #[serde(default)]
+    pub until: Option<f64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -147,6 +212,35 @@ pub struct JobState {
     pub last_stop_at: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_stop: Option<RunRecord>,
+    /// New: stopped by hand (SPEC §5.2).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub hold: Option<Hold>,
+    /// New: the current (or last reported, not yet resolved) problem.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub problem: Option<ProblemRecord>,
+    /// New: a routine change held back by quiet hours or a silence, to be
+    /// reported when they end (SPEC §11).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub change_held_at: Option<f64>,
+    /// New: the last tick's decision and why (SPEC §11).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub last_decision: Option<Decision>,
     /// New: a `run` by a person is under way (SPEC §6, §11).
     #[serde(
         default,
@@ -180,6 +274,9 @@ pub enum QueueStatus {
     Done,
     Failed,
     Blocked,
+    /// A status this version does not know (`cancelled`, say): kept as the
+    /// file has it, never run (SPEC §4).
+    Other,
 }
 
 /// One item of the queue (SPEC §4, §5.4).
@@ -209,6 +306,21 @@ pub struct QueueItem {
     pub last_error: Option<String>,
     #[serde(default)]
     pub timeout_seconds: Option<f64>,
+    /// New: the write job this run verifies (queued by its `after`); its
+    /// result is always reported (SPEC §5.4).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub verifies: Option<String>,
+    /// New: when the verification result was reported.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub reported_at: Option<f64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -230,6 +342,8 @@ impl QueueItem {
             stderr_tail: None,
             last_error: None,
             timeout_seconds: None,
+            verifies: None,
+            reported_at: None,
             extra: Map::new(),
         }
     }
@@ -360,6 +474,14 @@ pub struct State {
         deserialize_with = "lenient"
     )]
     pub alertmanager: Option<AlertmanagerRecord>,
+    /// A fingerprint of the repairs `tick` last warned about, so the same
+    /// odd fields are named once, not on every tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repairs_warned: Option<String>,
+    /// What the lenient reading changed (not stored: the file keeps its
+    /// original values).
+    #[serde(skip)]
+    pub repairs: Repairs,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -387,6 +509,8 @@ impl Default for State {
             config_fingerprint: None,
             corrupt_moved_to: None,
             alertmanager: None,
+            repairs_warned: None,
+            repairs: Repairs::default(),
             extra: Map::new(),
         }
     }
@@ -422,19 +546,12 @@ impl State {
     pub fn to_file_text(&self) -> String {
         // Going through `Value` sorts every object's keys (serde_json's map is
         // a BTreeMap), including the flattened unknown ones.
-        let value = serde_json::to_value(self).expect("state serialises");
+        let mut value = serde_json::to_value(self).expect("state serialises");
+        self.repairs.restore(&mut value);
         let mut text = serde_json::to_string_pretty(&value).expect("value serialises");
         text.push('\n');
         text
     }
-}
-
-/// Seconds since the Unix epoch as the state stores them.
-pub fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// The held lock on `<state>.lock`; released when dropped.
@@ -624,16 +741,20 @@ fn looks_like_a_job_config(bytes: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// Parse state text; the error says why it is not a usable state.
+/// Parse state text, leniently (SPEC §4); the error says why it is not a
+/// usable state (not JSON, or not an object).
 pub fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
     if !value.is_object() {
         return Err("not a JSON object".to_string());
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let repairs = repair::repair(&mut value);
+    let mut state: State = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         format!("{path}: {}", e.inner())
-    })
+    })?;
+    state.repairs = repairs;
+    Ok(state)
 }
 
 /// Write the state atomically and durably: a temporary file in the same
@@ -642,64 +763,8 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
 pub fn save(path: &Path, state: &mut State) -> Result<()> {
     state.updated_at =
         Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false));
-    write_atomic(path, state.to_file_text().as_bytes())
-        .with_context(|| format!("cannot write state {}", path.display()))?;
-    remove_stray_temp_files(path);
-    Ok(())
-}
-
-/// Remove temp files a killed run left beside `path`. Only the lock holder
-/// writes the state, so while we hold it every such file is stray.
-fn remove_stray_temp_files(path: &Path) {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return;
-    };
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let n = entry.file_name();
-        let n = n.to_string_lossy();
-        if n.starts_with(&prefix) && n.ends_with(".tmp") {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Replace `path` with `bytes` so that any reader sees the old or the new
-/// content, never a mix, whatever moment the process dies at.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".into());
-    // A temp file left by a killed run has a random name and is never read;
-    // `tempfile` removes its own on every error path.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{file_name}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
-    tmp.write_all(bytes)?;
-    // An existing file keeps its permission bits (a user's 0644 stays 0644);
-    // a new one keeps the temp file's 0600 — it holds output and approvals.
-    if let Ok(old) = fs::metadata(path) {
-        tmp.as_file().set_permissions(old.permissions())?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    File::open(&dir)?.sync_all()?;
-    Ok(())
+    atomic::write(path, state.to_file_text().as_bytes(), NewMode::Private)
+        .with_context(|| format!("cannot write state {}", path.display()))
 }
 
 #[cfg(test)]
@@ -763,7 +828,13 @@ mod tests {
     #[test]
     fn non_object_is_rejected() {
         assert!(parse(b"[1,2]").is_err());
-        assert!(parse(b"{\"jobs\": 3}").is_err());
+        // Read leniently (SPEC §4): jobs that are not an object are none.
+        let st = parse(b"{\"jobs\": 3}").unwrap();
+        assert!(st.jobs.is_empty());
+        assert_eq!(
+            st.repairs.warnings(),
+            ["state jobs: 3 is not an object; read as no jobs"]
+        );
         assert!(parse(b"{tru").is_err());
     }
 

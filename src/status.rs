@@ -1,10 +1,18 @@
 //! The status contract (SPEC §3): turning what a job's `status` command did
 //! into an [`Observation`] — a valid status, or the reason the job's state is
 //! unknown. Never an error of the monitor.
+//!
+//! The JSON is read as the Python version reads it ([`crate::pyjson`]):
+//! `NaN`/`Infinity` accepted, integers of any size kept exactly, blank
+//! strings absent — so its report and its progress key are the Python
+//! version's, and stall tracking survives a switch between the two.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 
 use crate::process::{Ending, Output};
+use crate::pyjson::PyValue;
 use crate::text::{self, cap, last_line};
 
 /// The `level` a status may ask for.
@@ -24,15 +32,20 @@ impl Level {
         }
     }
 
-    fn parse(s: &str) -> Option<Level> {
-        match s {
-            "ok" => Some(Level::Ok),
-            "warn" => Some(Level::Warn),
-            "alert" => Some(Level::Alert),
-            _ => None,
+    /// SPEC §3: `warn`/`warning` → warn; `alert`/`error`/`critical`/`crit`/
+    /// `fatal` → alert; anything else → ok; case and surrounding blanks do
+    /// not matter.
+    pub fn read(text: &str) -> Level {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "warn" | "warning" => Level::Warn,
+            "alert" | "error" | "critical" | "crit" | "fatal" => Level::Alert,
+            _ => Level::Ok,
         }
     }
 }
+
+/// A status's `progress`, keys sorted.
+pub type Progress = BTreeMap<String, PyValue>;
 
 /// A valid status.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,9 +55,13 @@ pub struct Status {
     /// Only an integer greater than 1 (never init, never "true").
     pub pid: Option<i64>,
     pub stop_reason: Option<String>,
+    /// `level` as SPEC §3 reads it (absent when blank).
     pub level: Option<Level>,
+    /// `level` as the status wrote it: the anomaly key keeps the Python
+    /// version's spelling (SPEC §11).
+    pub level_text: Option<String>,
     pub message: Option<String>,
-    pub progress: Option<Map<String, Value>>,
+    pub progress: Option<Progress>,
     /// `progressKey`, else the Python-compatible JSON of `progress`.
     pub progress_key: Option<String>,
 }
@@ -86,153 +103,77 @@ pub fn observe(out: &Output) -> Observation {
     parse(&out.stdout)
 }
 
-/// Interpret status stdout (exit 0).
+/// Interpret status stdout (exit 0), as the Python version reads it.
 pub fn parse(stdout: &str) -> Observation {
     let text = stdout.trim();
     if text.is_empty() {
         return Observation::Unknown("empty status output".into());
     }
-    let value: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(_) => return Observation::Unknown(NOT_JSON.into()),
+    let Some(value) = PyValue::loads(text) else {
+        return Observation::Unknown(NOT_JSON.into());
     };
-    let Value::Object(obj) = value else {
+    let PyValue::Dict(obj) = value else {
         return Observation::Unknown(MISSING_BOOLS.into());
     };
-    let (Some(running), Some(completed)) = (
-        obj.get("running").and_then(Value::as_bool),
-        obj.get("completed").and_then(Value::as_bool),
-    ) else {
+    let (Some(PyValue::Bool(running)), Some(PyValue::Bool(completed))) =
+        (obj.get("running"), obj.get("completed"))
+    else {
         return Observation::Unknown(MISSING_BOOLS.into());
     };
-    // Bounded, so a status that prints a huge message cannot blow up the
-    // report or the state (the anomaly key holds the message).
-    // Job text is made one-line safe (SPEC §3) before it can reach a
-    // report, a terminal or the state.
-    let text_field = |k: &str| {
-        obj.get(k)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(|s| cap(&text::one_line(s), FIELD_CHARS))
+    // A string that is blank after trimming is absent (the Python version's
+    // reading); one that is not is kept as written, made one-line safe
+    // (SPEC §3) and bounded far above what a person writes.
+    let text_field = |k: &str| match obj.get(k) {
+        Some(PyValue::Str(s)) if !s.trim().is_empty() => Some(cap(&text::one_line(s), FIELD_CHARS)),
+        _ => None,
     };
-    // `as_i64` is None for floats and booleans: `"pid": true` is not PID 1.
-    let pid = obj.get("pid").and_then(Value::as_i64).filter(|p| *p > 1);
-    let progress = obj
-        .get("progress")
-        .and_then(Value::as_object)
-        .map(safe_progress);
-    let progress_key = match obj.get("progressKey").and_then(Value::as_str) {
-        Some(k) => Some(text::one_line(k)),
-        None => progress
-            .as_ref()
-            .map(|p| python_json(&Value::Object(p.clone()))),
-    }
-    .map(|k| text::long_key(&k));
+    // Only an integer: `"pid": true` is not PID 1.
+    let pid = match obj.get("pid") {
+        Some(PyValue::Int(d)) => d.parse::<i64>().ok().filter(|p| *p > 1),
+        _ => None,
+    };
+    let progress = match obj.get("progress") {
+        Some(PyValue::Dict(p)) => Some(p),
+        _ => None,
+    };
+    // The key as the Python version stores it: `progressKey`, else
+    // `progress` as `json.dumps(sort_keys=True)` writes it — from what the
+    // job printed, before anything is made safe for a report.
+    let progress_key = text_field("progressKey")
+        .or_else(|| progress.map(|p| text::one_line(&PyValue::Dict(p.clone()).dumps())))
+        .map(|k| text::long_key(&k));
+    let level_text = text_field("level");
     Observation::Known(Status {
-        running,
-        completed,
+        running: *running,
+        completed: *completed,
         pid,
         stop_reason: text_field("stopReason"),
-        level: obj
-            .get("level")
-            .and_then(Value::as_str)
-            .and_then(Level::parse),
+        level: level_text.as_deref().map(Level::read),
+        level_text,
         message: text_field("message"),
-        progress,
+        progress: progress.map(safe_progress),
         progress_key,
     })
 }
 
 /// Progress with its keys and string values made one-line safe.
-fn safe_progress(p: &Map<String, Value>) -> Map<String, Value> {
+fn safe_progress(p: &Progress) -> Progress {
     p.iter()
-        .map(|(k, v)| {
-            let v = match v {
-                Value::String(s) => Value::String(text::one_line(s)),
-                other => other.clone(),
-            };
-            (text::one_line(k), v)
-        })
+        .map(|(k, v)| (text::one_line(k), v.map_strings(&text::one_line)))
         .collect()
 }
 
-/// Most characters kept of `message` and `stopReason`.
-pub const FIELD_CHARS: usize = 800;
+/// Most characters kept of `message`, `stopReason`, `level` and an
+/// explicit `progressKey`: far above what a person writes (the Python
+/// version keeps them whole; this bound only stops a runaway status from
+/// filling the report and the state).
+pub const FIELD_CHARS: usize = 10_000;
 
 /// JSON as Python's `json.dumps(v, sort_keys=True, ensure_ascii=False)`
 /// writes it: `", "` and `": "` separators. Stall tracking compares these
 /// strings, so they must match what the Python version stored.
 pub fn python_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_python_json(value, &mut out);
-    out
-}
-
-fn write_python_json(value: &Value, out: &mut String) {
-    match value {
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_python_json(v, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            // serde_json's Map is ordered by key, as `sort_keys=True` wants.
-            out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push_str(": ");
-                write_python_json(v, out);
-            }
-            out.push('}');
-        }
-        Value::Number(n) => out.push_str(&python_number(n)),
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-/// Python spells floats with an exponent as `1e+20`, integers as they are.
-fn python_number(n: &serde_json::Number) -> String {
-    if n.is_f64() {
-        let f = n.as_f64().unwrap_or(0.0);
-        python_float(f)
-    } else {
-        n.to_string()
-    }
-}
-
-/// `repr(float)`: shortest round-trip digits; scientific form outside
-/// 1e-4 ≤ |x| < 1e16, with a sign and at least two exponent digits.
-pub fn python_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
-        let s = format!("{f:e}"); // e.g. "1e20", "1.5e-7"
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp),
-        };
-        return format!("{mant}e{sign}{digits:0>2}");
-    }
-    let s = format!("{f:?}"); // Rust's Debug is shortest round-trip, keeps ".0"
-    s
+    PyValue::from(value).dumps()
 }
 
 #[cfg(test)]
@@ -362,6 +303,7 @@ mod tests {
 
     #[test]
     fn python_float_spelling() {
+        use crate::pyjson::float_repr as python_float;
         assert_eq!(python_float(1.0), "1.0");
         assert_eq!(python_float(0.1), "0.1");
         assert_eq!(python_float(1e16), "1e+16");

@@ -68,12 +68,38 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
 }
 
 impl Tick<'_> {
+    /// SPEC §4: fields of the state read leniently are named in a warning —
+    /// once (again when they change, or with -v): cron mails whatever a
+    /// tick prints.
+    fn warn_repairs(&self, st: &mut State) {
+        if st.repairs.is_empty() {
+            st.repairs_warned = None;
+            return;
+        }
+        // Each warning is remembered by a short fingerprint.
+        let seen: Vec<&str> = st
+            .repairs_warned
+            .as_deref()
+            .map(|s| s.split(',').collect())
+            .unwrap_or_default();
+        let mut now_seen = Vec::new();
+        for w in st.repairs.warnings() {
+            let print = config::fingerprint(&w)[..8].to_string();
+            if !seen.contains(&print.as_str()) || self.global.verbose > 0 {
+                errln!("WARNING: {w}");
+            }
+            now_seen.push(print);
+        }
+        st.repairs_warned = Some(now_seen.join(","));
+    }
+
     /// Reports go out through the channels, or to stdout.
     fn delivers(&self) -> bool {
         !self.args.print_only && !self.dry
     }
 
     fn pass(&self, mut st: State) -> Result<Code> {
+        self.warn_repairs(&mut st);
         let mut sections = Vec::new();
         if let Some(detail) = st.corrupt_moved_to.take() {
             sections.push(Section::StateCorrupt { detail });
@@ -163,7 +189,7 @@ impl Tick<'_> {
 
         let mut save_error = save_error;
         if !sections.is_empty() {
-            let msg = report::message(lang, self.header_clock(&sections), &sections, now);
+            let msg = report::message(lang, &self.clock, &sections, now);
             if self.delivers() {
                 match self.send(&mut st, &ctx, &msg) {
                     Ok(sent) => notices.extend(sent),
@@ -194,6 +220,17 @@ impl Tick<'_> {
                 st.outbox.len(),
                 self.started.elapsed().as_millis()
             );
+            // Why each job was or was not reported (`explain JOB` says more).
+            for job in &config.jobs {
+                let decision = st.jobs.get(&job.id).and_then(|j| j.last_decision.as_ref());
+                if let Some(d) = decision.filter(|d| d.at == now) {
+                    errln!(
+                        "tick: {}: {}",
+                        job.id,
+                        crate::commands::decision_text(d, now)
+                    );
+                }
+            }
         }
         let fleet = FleetEnd::new(&fleet, facts, post_failed);
         self.finish(st, watch_only, save_error.is_some(), fleet)
@@ -209,15 +246,6 @@ impl Tick<'_> {
         }
         notices.extend(deliver::flush_outbox(&mut st.outbox, ctx, self.clock.now).notices);
         Ok(notices)
-    }
-
-    /// A report that holds only the config alert has a header without a
-    /// time: it is about the file, not a pass (the Python version's form).
-    fn header_clock(&self, sections: &[Section]) -> Option<&Clock> {
-        match sections {
-            [Section::ConfigInvalid { .. }] => None,
-            _ => Some(&self.clock),
-        }
     }
 
     /// SPEC §11: a config file that does not exist is not invalid — say once
@@ -379,12 +407,7 @@ impl Tick<'_> {
         let fleet = Fleet::new(self.metrics_path().as_deref(), defaults.as_ref());
         if !sections.is_empty() {
             let lang = self.args.lang.unwrap_or_default();
-            let msg = report::message(
-                lang,
-                self.header_clock(&sections),
-                &sections,
-                self.clock.now,
-            );
+            let msg = report::message(lang, &self.clock, &sections, self.clock.now);
             if self.delivers() {
                 let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
                 let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
@@ -427,6 +450,11 @@ impl Tick<'_> {
             for i in 0..st.queue.len() {
                 if !rules::queue_due(&st.queue[i], now) {
                     continue;
+                }
+                if st.queue[i].verifies.is_none() {
+                    // Queued by an earlier version: recognised by its reason.
+                    st.queue[i].verifies =
+                        rules::verification_of(&st.queue[i], &config.jobs).map(|w| w.id.clone());
                 }
                 let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
                 let QueueVerdict::Run(job) = verdict else {
@@ -498,6 +526,7 @@ impl Tick<'_> {
         }
         queue_sections.sort_by_key(|(i, _)| *i);
         sections.extend(queue_sections.into_iter().map(|(_, s)| s));
+        self.report_verifications(config, st, sections);
         st.trim_queue();
         if signals::received().is_some() {
             // Interrupted commands say nothing about the jobs: decide nothing.
@@ -512,8 +541,9 @@ impl Tick<'_> {
                 Ran::Done(out) => out,
             };
             let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
-            let quiet = rules::silenced(&st.silences, &job.id, now);
-            let (new, section) = rules::decide_check(job, &prev, &out, now, quiet);
+            let silence = rules::silence_until(&st.silences, &job.id, now);
+            let quiet = rules::why::quiet_until(&job.policy.quiet_hours, &self.clock);
+            let (new, section) = rules::decide_check(job, &prev, &out, now, silence, quiet);
             st.jobs.insert(job.id.clone(), new);
             sections.extend(section);
         }
@@ -522,6 +552,29 @@ impl Tick<'_> {
     }
 
     /// One task of the pool.
+    /// SPEC §5.4: every finished verification is reported once — now, or
+    /// (a pass) when quiet hours end, or when a silence ends.
+    fn report_verifications(&self, config: &Config, st: &mut State, sections: &mut Vec<Section>) {
+        let now = self.clock.now;
+        for i in 0..st.queue.len() {
+            let item = &st.queue[i];
+            let Some(write) = item.verifies.as_deref().and_then(|id| config.job(id)) else {
+                continue;
+            };
+            let verifier = config.job(&item.job_id);
+            let quiet =
+                verifier.is_some_and(|v| v.policy.quiet_hours.contains(self.clock.minute_of_day));
+            let silenced = [write.id.as_str(), item.job_id.as_str()]
+                .iter()
+                .any(|id| rules::silenced(&st.silences, id, now));
+            if let Some(s) =
+                rules::verification_report(&mut st.queue[i], write, quiet, silenced, now)
+            {
+                sections.push(s);
+            }
+        }
+    }
+
     fn work(&self, task: &Task) -> Done {
         match task {
             Task::Queue { job, items } => {
@@ -596,7 +649,10 @@ impl Tick<'_> {
                         None => None,
                         Some(Ran::Recorded) => Some(AutorunNote::WouldStart),
                         Some(Ran::Done(out)) => {
-                            next_prev.last_start = Some(rules::run_record(&out));
+                            let mut record = rules::run_record(&out);
+                            record.at = Some(now);
+                            record.by = Some("autoResume".into());
+                            next_prev.last_start = Some(record);
                             Some(AutorunNote::from_start(&out))
                         }
                     }
@@ -605,8 +661,8 @@ impl Tick<'_> {
                 Some(Autorun::Blocked) => Some(AutorunNote::Blocked),
                 None => None,
             };
-            let quiet = rules::silenced(&st.silences, &job.id, now);
-            let outcome = rules::decide_job(job, obs, &next_prev, &self.clock, note, quiet);
+            let silence = rules::silence_until(&st.silences, &job.id, now);
+            let outcome = rules::decide_job(job, obs, &next_prev, &self.clock, note, silence);
             st.jobs.insert(job.id.clone(), outcome.state);
             if let Some(s) = outcome.section {
                 sections.push(Section::Job(s));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{files, find_job, load_config, with_state};
+use super::{files, find_job, load_config, login_name, with_state};
 use crate::cli::{Global, Which};
 use crate::clock::Clock;
 use crate::config::Kind;
@@ -17,13 +17,6 @@ use crate::state::{Grant, Silence};
 
 /// The longest `approve --for` (SPEC §11 "Approvals").
 const MAX_GRANT: Duration = Duration::from_secs(24 * 3600);
-
-fn who() -> String {
-    std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into())
-}
 
 pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Result<Code> {
     let files = files(g)?;
@@ -50,12 +43,13 @@ pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Re
     with_state(&files, g, |st| {
         let now = Clock::read().now;
         let expires_at = now + for_.as_secs_f64();
+        let by = login_name();
         st.approvals.insert(
             id.to_string(),
             Grant {
                 granted_at: now,
                 expires_at,
-                by: who(),
+                by: by.clone(),
                 note,
                 fingerprint: Some(safety::job_fingerprint(job)),
                 extra: Default::default(),
@@ -64,7 +58,7 @@ pub fn approve(g: &Global, id: &str, for_: Duration, note: Option<String>) -> Re
         outln!(
             "approved {id} for one run within {}s (by {})",
             for_.as_secs(),
-            who()
+            by
         );
         Ok(Code::Ok)
     })
@@ -112,6 +106,15 @@ pub fn silence(g: &Global, which: &Which, set: Option<(Duration, Option<String>)
                     },
                 );
                 outln!("silenced {shown} for {}s", for_.as_secs());
+            }
+            None if key == "*" => {
+                // Every silence, the per-job ones too: "all" means all.
+                let n = std::mem::take(&mut st.silences).len();
+                if n == 0 {
+                    outln!("no job was silenced");
+                } else {
+                    outln!("unsilenced all jobs ({n} silence(s) ended)");
+                }
             }
             None => {
                 if st.silences.remove(&key).is_some() {

@@ -15,8 +15,8 @@ use anyhow::Result;
 
 use super::show::time_text;
 use super::{
-    files, find_job, learn_tokens, load_config, load_watching, print_output, refused, seconds,
-    with_state, with_state_waiting,
+    files, find_job, learn_tokens, load_config, load_watching, login_name, print_output, refused,
+    seconds, with_state, with_state_waiting,
 };
 use crate::cli::Global;
 use crate::clock::Clock;
@@ -73,7 +73,7 @@ fn exit_code(ok: bool, hangup_stops: bool) -> Code {
 /// `lastManualStartAt` and `startInProgress` are saved; the lock is let go
 /// while the start command runs (a tick meanwhile is not held back); then
 /// the result is recorded under the lock again, waiting as long as it takes.
-pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code> {
+pub fn start(g: &Global, id: &str, allow_risk: bool, force: bool, timeout: f64) -> Result<Code> {
     let files = files(g)?;
     let config = load_config(&files, false)?;
     learn_tokens(&config, &files);
@@ -82,6 +82,10 @@ pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Cod
     if job.command("start").is_none() {
         return Err(fail(Code::Usage, format!("{id} has no start command")));
     }
+    // SPEC §11: the status first; a running or unreadable job is refused.
+    if !force {
+        safety::may_start_now(id, &runner::observe(&Real, job), force).map_err(refused)?;
+    }
     let limit = seconds(timeout)?;
     signals::install();
     let at = Clock::read().now;
@@ -89,16 +93,24 @@ pub fn start(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Cod
         let js = st.job_mut(id);
         js.last_manual_start_at = Some(at);
         js.start_in_progress = Some(under_way(at, limit));
-        // Issue 11: `start` releases the job's hold here, also when the
-        // start then fails (SPEC §11 "Held jobs and starts").
-        Ok(())
+        // Released here, also when the start then fails (SPEC §11 "Held
+        // jobs and starts").
+        Ok(js.hold.take().is_some())
+    })
+    .map(|released| {
+        if released {
+            outln!("start {id}: released the hold; tick watches it as usual again");
+        }
     })?;
     let out = ran(&Real, job, Which::Start, limit);
     print_output("start", id, &out);
     with_state_waiting(&files, |st| {
         let js = st.job_mut(id);
         finished(&mut js.start_in_progress, at);
-        js.last_start = Some(rules::run_record(&out));
+        let mut record = rules::run_record(&out);
+        record.at = Some(at);
+        record.by = Some(login_name());
+        js.last_start = Some(record);
         Ok(())
     })?;
     Ok(exit_code(out.success(), true))
@@ -132,10 +144,19 @@ pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code
         let js = st.job_mut(id);
         js.last_stop_at = Some(at);
         js.stop_in_progress = Some(under_way(at, limit));
-        // Issue 11: the hold is set here, in the first phase, whether or
-        // not the stop then succeeds (SPEC §11 "Held jobs and starts").
+        // The hold is set here, in the first phase, whether or not the stop
+        // then succeeds (SPEC §11 "Held jobs and starts"); a second stop
+        // keeps the first one's time.
+        if js.hold.is_none() {
+            js.hold = Some(state::Hold {
+                at,
+                by: login_name(),
+                extra: Default::default(),
+            });
+        }
         Ok(())
     })?;
+    outln!("stop {id}: held — tick will not start it until `ops-monitor start {id}`");
     let (record, failure) = match how {
         Stopping::Command => {
             let out = ran(&Real, job, Which::Stop, limit);
@@ -285,12 +306,16 @@ pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
         let outcome = if out.success() { "success" } else { "failure" };
         let mut queued = Vec::new();
         for a in job.after.iter().filter(|a| a.when == when) {
-            let item = QueueItem::new(
+            let mut item = QueueItem::new(
                 &a.job_id,
                 now,
                 now + a.delay_seconds,
                 format!("after {id} ({outcome})"),
             );
+            if write && when == When::Success {
+                // The verification of the write: always reported (SPEC §5.4).
+                item.verifies = Some(id.to_string());
+            }
             st.queue.push(item);
             queued.push((a.job_id.clone(), a.delay_seconds));
         }

@@ -1,22 +1,27 @@
 //! The commands of SPEC §9 other than `tick`, by family: acting on a job
 //! ([`manual`]: start, stop, run), gates ([`grants`]: approve, revoke,
-//! silence), showing ([`show`]: status, logs); the small ones live here.
+//! silence), showing ([`status`], [`show`]: logs, [`explain`]); the small
+//! ones live here.
 //! Each loads what it needs, works through the other modules, and prints its
 //! result.
 
+mod explain;
 mod grants;
 mod manual;
 mod outbox;
 mod show;
+mod status;
 
 use std::time::Duration;
 
 use anyhow::Result;
 
+pub use explain::{decision_text, explain};
 pub use grants::{approve, revoke, silence};
 pub use manual::{run, start, stop};
 pub use outbox::run as outbox;
-pub use show::{logs, status};
+pub use show::logs;
+pub use status::status;
 
 use crate::cli::Global;
 use crate::clock::Clock;
@@ -29,6 +34,35 @@ use crate::process::{self, Output};
 use crate::rules::{self, safety::Refusal};
 use crate::state::{self, State};
 use crate::text;
+
+/// Who runs this command, for the record (a grant, a hold): the user behind
+/// `sudo`, else `$USER` / `$LOGNAME`, else the login name of this process's
+/// user from the password file (cron and systemd set no `$USER`).
+fn login_name() -> String {
+    for var in ["SUDO_USER", "USER", "LOGNAME"] {
+        if let Some(v) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) {
+            return v;
+        }
+    }
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| passwd_name(&text, uid))
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The name of `uid` in `/etc/passwd` text.
+fn passwd_name(text: &str, uid: u32) -> Option<String> {
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?;
+        (id.parse::<u32>().ok() == Some(uid) && !name.is_empty()).then(|| name.to_string())
+    })
+}
 
 /// Where the files are, the state path checked (SPEC §11 "State path
 /// safety") before anything reads, locks or writes it.
@@ -50,22 +84,22 @@ fn load_config(files: &Files, strict: bool) -> Result<Config> {
     })
 }
 
-/// The config for commands that only watch or stop (`status`, `stop`,
-/// SPEC §11): an invalid file is reported first, then the last good copy
-/// is used when there is one.
-fn load_watching(files: &Files) -> Result<Config> {
+/// The config for commands that only watch or show (`status`, `stop`,
+/// `logs`, `explain`; SPEC §11): the file, or — when it is invalid and a
+/// last good copy is kept — that copy, with the error to say first.
+fn load_watching_or_error(files: &Files) -> Result<(Config, Option<String>)> {
     match load_config(files, false) {
-        Ok(c) => Ok(c),
+        Ok(c) => Ok((c, None)),
         Err(err) => {
             let last_good = config::LastGood::beside(&files.state);
             let Some((good, kept_at)) = last_good.load(&files.config, &files.home) else {
                 return Err(err);
             };
-            errln!(
+            let said = format!(
                 "{err:#}\n(using the last good config, from {})",
                 show::time_text(kept_at)
             );
-            Ok(good)
+            Ok((good, Some(said)))
         }
     }
 }
@@ -77,6 +111,15 @@ fn learn_tokens(config: &Config, files: &Files) {
         config.defaults.notify.clone(),
         files.clone(),
     ));
+}
+
+/// [`load_watching_or_error`], the error printed first on stderr.
+fn load_watching(files: &Files) -> Result<Config> {
+    let (config, error) = load_watching_or_error(files)?;
+    if let Some(e) = error {
+        errln!("{e}");
+    }
+    Ok(config)
 }
 
 fn find_job<'a>(config: &'a Config, id: &str) -> Result<&'a Job> {
@@ -170,6 +213,12 @@ fn change_state<T>(
 }
 
 pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
+    if text.trim().is_empty() {
+        return Err(fail(
+            Code::Usage,
+            "notify: the text is empty; nothing to send",
+        ));
+    }
     let files = files(g)?;
     let config = load_config(&files, false)?;
     let ctx = Context::from_env(config.defaults.notify.clone(), target, &files);
@@ -184,4 +233,17 @@ pub fn notify(g: &Global, text: &str, target: Option<String>) -> Result<Code> {
             Code::Undelivered
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwd_lookup_by_uid() {
+        let text = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+        assert_eq!(passwd_name(text, 1000).as_deref(), Some("alice"));
+        assert_eq!(passwd_name(text, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(text, 5), None);
+    }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use super::{parse_remembered, Config};
-use crate::state::write_atomic;
+use crate::atomic::{self, NewMode};
 
 /// The copy beside a state file.
 pub struct LastGood {
@@ -32,7 +32,7 @@ impl LastGood {
         if known == Some(fingerprint) && self.path.is_file() {
             return Ok(());
         }
-        write_atomic(&self.path, text.as_bytes())
+        atomic::write(&self.path, text.as_bytes(), NewMode::Private)
     }
 
     /// The copy, validated again as if it were at `config_path` (relative

@@ -44,6 +44,7 @@ use crate::config::Channel;
 use crate::outbox::{self, Outbox, OutboxMessage, OUTBOX_KEEP};
 use crate::process;
 use crate::report::Message;
+use crate::rules::delivery;
 use crate::secrets;
 use crate::signals;
 use crate::text;
@@ -253,6 +254,7 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
             kept.push(entry);
             continue;
         }
+        mark_delayed(&mut entry);
         if try_entry(&mut session, outbox, &mut entry, spec, now) {
             delivered += 1;
         } else {
@@ -264,6 +266,27 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
     kept.append(&mut outbox.entries);
     outbox.entries = kept;
     session.finish(outbox, delivered)
+}
+
+/// An entry sent from the outbox says when it was written (SPEC §5.6), once.
+fn mark_delayed(entry: &mut OutboxMessage) {
+    // Delayed: it failed at least once (a new report goes through the
+    // outbox too, SPEC §5 step 6, and is not late).
+    if entry.attempts == 0 || entry.time <= 0.0 || entry.header.ends_with(", delayed)") {
+        return;
+    }
+    let note = crate::report::delayed_note(entry.time);
+    let (header, sections) = entry.header_and_sections();
+    entry.sections = sections;
+    entry.header = if header.is_empty() {
+        note
+    } else {
+        format!("{header} {note}")
+    };
+    entry.text = std::iter::once(entry.header.as_str())
+        .chain(entry.sections.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join("\n\n");
 }
 
 /// Deliver `message` through every channel; what fails goes to the outbox.
@@ -339,10 +362,19 @@ pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
 /// one-off message through the same channels and rules.
 pub fn notify(outbox: &mut Outbox, ctx: &Context, text: &str, now: f64) -> Outcome {
     let mut outcome = flush_outbox(outbox, ctx, now);
-    let message = Message {
-        header: text.to_string(),
-        sections: Vec::new(),
-        time: now,
+    // A text over Telegram's limit is sent in pieces, never cut.
+    let pieces = split::chunks(text, split::TELEGRAM_LIMIT);
+    let message = match pieces.as_slice() {
+        [_, _, ..] => Message {
+            header: String::new(),
+            sections: pieces,
+            time: now,
+        },
+        _ => Message {
+            header: text.to_string(),
+            sections: Vec::new(),
+            time: now,
+        },
     };
     let sent = deliver(outbox, ctx, &message, now);
     outcome.notices.extend(sent.notices);
@@ -475,7 +507,12 @@ fn try_entry(
         }
         Err(failure) => {
             let error = session.redact(&failure.error);
-            entry.failed(error.clone(), failure.retry_after, now);
+            let retry_after = failure.retry_after;
+            entry.failed(
+                error.clone(),
+                |attempts| delivery::retry_wait(attempts, retry_after),
+                now,
+            );
             session.notices.push(format!(
                 "{}: not delivered, kept in the outbox (next try in {:.0} s): {error}",
                 entry.label,

@@ -41,6 +41,42 @@ pub fn split(header: &str, sections: &[String], limit: usize) -> Vec<String> {
     parts
 }
 
+/// Long free text (`notify`) as pieces of at most `limit` UTF-16 code units
+/// (Telegram's count, stricter than characters), cut between lines where
+/// it can be and inside an over-long line only where it must.
+pub fn chunks(text: &str, limit: usize) -> Vec<String> {
+    let units = |s: &str| s.encode_utf16().count();
+    let limit = limit.max(2);
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.split_inclusive('\n') {
+        if units(&current) + units(line) <= limit {
+            current.push_str(line);
+            continue;
+        }
+        if !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        // A line longer than a message: cut it by characters.
+        let mut n = 0;
+        for c in line.chars() {
+            if n + c.len_utf16() > limit {
+                out.push(std::mem::take(&mut current));
+                n = 0;
+            }
+            current.push(c);
+            n += c.len_utf16();
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out.into_iter()
+        .map(|c| c.trim_end_matches('\n').to_string())
+        .filter(|c| !c.trim().is_empty())
+        .collect()
+}
+
 /// `text` if it fits in `limit` characters, else its start and the marker.
 pub fn cut(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
@@ -104,6 +140,27 @@ mod tests {
         assert_eq!(parts[1].chars().count(), TELEGRAM_LIMIT);
         assert!(parts[1].ends_with(CUT_MARKER));
         assert_eq!(parts[2], "tail");
+    }
+
+    #[test]
+    fn long_text_is_chunked_between_lines_and_loses_nothing() {
+        let line = format!("{}\n", s(99, 'a'));
+        let text = line.repeat(100); // 10 000 characters
+        let parts = chunks(&text, TELEGRAM_LIMIT);
+        assert_eq!(parts.len(), 3);
+        assert!(parts
+            .iter()
+            .all(|p| p.encode_utf16().count() <= TELEGRAM_LIMIT));
+        assert_eq!(parts.join("\n") + "\n", text, "cut only at line ends");
+        // One line longer than a message, in characters of two UTF-16 units.
+        let wide = s(3000, '🛠');
+        let parts = chunks(&wide, TELEGRAM_LIMIT);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts.concat(), wide);
+        assert!(parts
+            .iter()
+            .all(|p| p.encode_utf16().count() <= TELEGRAM_LIMIT));
+        assert_eq!(chunks("short", TELEGRAM_LIMIT), vec!["short"]);
     }
 
     #[test]

@@ -19,9 +19,7 @@ use super::split::{split, TELEGRAM_LIMIT};
 use super::{describe_failure, snippet, Failure, Session, MISSING_TARGET, TELEGRAM_API};
 use crate::outbox::OutboxMessage;
 use crate::process;
-
-/// A `429` asking to wait at most this long is waited out once, in place.
-pub const SHORT_RETRY_AFTER_SECONDS: f64 = 10.0;
+use crate::rules::delivery;
 
 /// What one session keeps about Telegram: the OpenClaw config, read on
 /// first use, and every token it resolved (to redact them from all output).
@@ -426,7 +424,7 @@ fn send_api(
             .filter(|r| r.is_finite() && *r >= 0.0);
         let error_code = answer.get("error_code").and_then(Value::as_u64);
         if status == 429 || error_code == Some(429) {
-            if let Some(r) = retry_after.filter(|r| *r <= SHORT_RETRY_AFTER_SECONDS) {
+            if let Some(r) = retry_after.filter(|r| delivery::wait_in_place(*r)) {
                 if !waited {
                     waited = true;
                     (session.ctx.pause)(Duration::from_secs_f64(r));

@@ -207,7 +207,11 @@ fn missing_target_is_an_error_and_kept() {
     let c = ctx(dir.path(), &server.url, None, Some("42"));
     let out = flush_outbox(&mut state.outbox, &c, 100.0);
     assert_eq!((out.delivered, out.undelivered), (1, 0));
-    assert_eq!(server.requests()[0].json()["text"], "h\n\ns");
+    // Sent from the outbox: it says when it was written (SPEC §5.6).
+    assert_eq!(
+        server.requests()[0].json()["text"],
+        format!("h {}\n\ns", crate::report::delayed_note(1.0))
+    );
 }
 
 #[test]
@@ -400,7 +404,8 @@ fn the_outbox_is_kept_and_delivered_oldest_first_once_the_server_recovers() {
     let out = flush_outbox(&mut state.outbox, &c, 1070.0);
     assert_eq!(out.undelivered, 2);
     assert_eq!(server.requests().len(), 3);
-    assert_eq!(state.outbox.entries[0].text, "A");
+    let delayed = |h: &str, t: f64| format!("{h} {}", crate::report::delayed_note(t));
+    assert_eq!(state.outbox.entries[0].text, delayed("A", 1.0));
     assert_eq!(state.outbox.entries[0].attempts, 2);
     assert_eq!(state.outbox.entries[0].next_attempt_at, 1070.0 + 120.0);
     assert_eq!(state.outbox.entries[1].attempts, 1);
@@ -412,7 +417,7 @@ fn the_outbox_is_kept_and_delivered_oldest_first_once_the_server_recovers() {
         .iter()
         .map(|r| r.json()["text"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(texts, vec!["A", "B"]);
+    assert_eq!(texts, vec![delayed("A", 1.0), delayed("B", 2.0)]);
     assert!(state.outbox.is_empty());
 
     // Delivered is gone: a later flush sends nothing.
@@ -451,11 +456,12 @@ fn a_full_outbox_drops_the_oldest_and_says_so_once() {
     assert_eq!((out.delivered, out.undelivered), (OUTBOX_KEEP, 0));
     let reqs = server.requests();
     let first = reqs[0].json()["text"].as_str().unwrap().to_string();
+    let note = crate::report::delayed_note(1.0);
     assert!(
-        first.starts_with("m2\n\n• ALERT: 2 earlier message(s)"),
+        first.starts_with(&format!("m2 {note}\n\n• ALERT: 2 earlier message(s)")),
         "{first}"
     );
-    assert_eq!(reqs[1].json()["text"], "m3", "said once");
+    assert_eq!(reqs[1].json()["text"], format!("m3 {note}"), "said once");
     assert_eq!(state.outbox.dropped, 0);
     assert!(!state.to_file_text().contains("outboxDropped"));
 }
@@ -852,7 +858,8 @@ fn notify_flushes_first_then_sends_the_text() {
         .iter()
         .map(|r| r.json()["text"].clone())
         .collect();
-    assert_eq!(texts, vec![json!("first"), json!("second")]);
+    let first = format!("first {}", crate::report::delayed_note(1.0));
+    assert_eq!(texts, vec![json!(first), json!("second")]);
 }
 
 #[test]

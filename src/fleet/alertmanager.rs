@@ -166,10 +166,7 @@ fn job_problems(
         .map(|p| {
             let shown: Vec<String> = p
                 .iter()
-                .map(|(k, v)| match v {
-                    Value::String(s) => format!("{k}={s}"),
-                    other => format!("{k}={other}"),
-                })
+                .map(|(k, v)| format!("{k}={}", v.json_str()))
                 .collect();
             format!("progress: {}\n", shown.join(" | "))
         })

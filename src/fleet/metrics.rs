@@ -15,13 +15,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
 use super::alertmanager::channel_label;
 use super::TickFacts;
+use crate::atomic::{self, NewMode};
 use crate::config::Channel;
 use crate::config::{Config, Kind};
 use crate::exit::Code;
@@ -296,47 +295,11 @@ fn jobs(out: &mut String, config: &Config, facts: &TickFacts, st: &State) {
     }
 }
 
-/// Replace `path` with `text` atomically: a temporary file in the same
-/// folder whose name does not end in `.prom` (so the collector never reads
-/// it), world-readable (node_exporter runs as its own user), synced, then
-/// renamed over the old file.
+/// Replace `path` with `text` atomically, world-readable (node_exporter
+/// runs as its own user); the temporary name ends in `.tmp`, never `.prom`,
+/// so the collector never reads a half-written file.
 pub fn write(path: &Path, text: &str) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "ops-monitor.prom".into());
-    let prefix = format!(".{name}.");
-    remove_stray_temp_files(&dir, &prefix);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o644))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// Temporary files a killed tick left: only the lock holder writes the
-/// metrics, so while a tick holds it every such file is stray.
-fn remove_stray_temp_files(dir: &Path, prefix: &str) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let n = entry.file_name();
-        let n = n.to_string_lossy();
-        if n.starts_with(prefix) && n.ends_with(".tmp") {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
+    atomic::write(path, text.as_bytes(), NewMode::WorldReadable)
 }
 
 #[cfg(test)]

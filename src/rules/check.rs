@@ -2,11 +2,12 @@
 
 use serde_json::{Map, Value};
 
-use super::section::{CheckResult, Section};
-use super::{anomaly_due, record_run, safety, TAIL_CHARS};
+use super::section::{CheckResult, Problem, Section};
+use super::why::{self, Rule};
+use super::{anomaly_due, record_run, safety, same_anomaly, TAIL_CHARS};
 use crate::config::Job;
 use crate::process::{Ending, Output};
-use crate::state::JobState;
+use crate::state::{JobState, ProblemRecord};
 use crate::status::python_json;
 
 /// Whether output asks a person for attention.
@@ -48,37 +49,61 @@ pub fn check_due(job: &Job, prev: &JobState, now: f64) -> bool {
 }
 
 /// SPEC §5.5: what a scheduled read check's run means. Reported on failure
-/// or attention (a repeat only after the reminder interval), and once on
-/// recovery. Quiet hours never hold these back.
+/// or attention (a repeat only after the reminder interval, saying how long
+/// it has lasted), and once on recovery. Quiet hours (`quiet`: when the
+/// window ends) hold back only a WARNING (exit 1), reported by the first run
+/// after the window (SPEC §11); a silence (`silence`: when it ends) holds
+/// back everything.
 pub fn decide_check(
     job: &Job,
     prev: &JobState,
     out: &Output,
     now: f64,
-    silenced: bool,
+    silence: Option<f64>,
+    quiet: Option<f64>,
 ) -> (JobState, Option<Section>) {
     let mut st = prev.clone();
     record_run(&mut st, out, now);
     let output = shown_output(out);
+    let failing_since = prev.problem.as_ref().map(|p| p.since);
     let result = match check_result(out) {
         Some(r) => r,
         None => {
             let was_failing = prev.last_anomaly_key.is_some();
+            if was_failing && silence.is_some() {
+                // Said when the silence ends, if the check still passes then.
+                st.last_decision = Some(why::decision(now, false, Rule::Silence, silence));
+                return (st, None);
+            }
             st.last_anomaly_key = None;
             st.last_anomaly_report_at = None;
-            if was_failing && !silenced {
+            st.problem = None;
+            if was_failing {
                 st.last_report_at = Some(now);
+                st.last_decision = Some(why::decision(now, true, Rule::Check, None));
                 let section = Section::Check {
                     name: job.name.clone(),
                     id: job.id.clone(),
-                    result: CheckResult::Recovered,
+                    result: CheckResult::Recovered {
+                        after: failing_since.map(|t| (now - t).max(0.0)),
+                    },
                     output,
+                    reminder: None,
                 };
                 return (st, Some(section));
             }
+            st.last_decision = Some(why::decision(now, false, Rule::NothingNew, None));
             return (st, None);
         }
     };
+    if failing_since.is_none() {
+        st.problem = Some(ProblemRecord {
+            kind: Problem::CheckFailing.as_str().to_string(),
+            since: now,
+            alerted: true,
+            extra: Default::default(),
+        });
+    }
     // SPEC §11: a failure's key is how it ended plus the first line of its
     // output (compared with digits normalised, like an anomaly's).
     let mut m = Map::new();
@@ -88,17 +113,31 @@ pub fn decide_check(
         Value::String(output.lines().next().unwrap_or("").to_string()),
     );
     let key = python_json(&Value::Object(m));
-    if silenced || !anomaly_due(job, prev, &key, now) {
+    if silence.is_some() {
+        st.last_decision = Some(why::decision(now, false, Rule::Silence, silence));
         return (st, None);
     }
+    if result == CheckResult::Exit(1) && quiet.is_some() {
+        st.last_decision = Some(why::decision(now, false, Rule::QuietHours, quiet));
+        return (st, None);
+    }
+    if !anomaly_due(job, prev, &key, now) {
+        let until = why::reminder_due_at(job, prev);
+        st.last_decision = Some(why::decision(now, false, Rule::ReminderNotDue, until));
+        return (st, None);
+    }
+    let repeat = same_anomaly(prev, &key);
     st.last_report_at = Some(now);
     st.last_anomaly_key = Some(key);
     st.last_anomaly_report_at = Some(now);
+    let rule = if repeat { Rule::Reminder } else { Rule::Check };
+    st.last_decision = Some(why::decision(now, true, rule, None));
     let section = Section::Check {
         name: job.name.clone(),
         id: job.id.clone(),
         result,
         output,
+        reminder: repeat.then(|| now - failing_since.unwrap_or(now)),
     };
     (st, Some(section))
 }

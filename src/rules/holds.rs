@@ -15,9 +15,18 @@ pub const CONFIG_ERROR_EVERY: f64 = 3600.0;
 /// Whether a silence of this job (or of all jobs, key `*`) holds back its
 /// reports now.
 pub fn silenced(silences: &BTreeMap<String, Silence>, job_id: &str, now: f64) -> bool {
+    silence_until(silences, job_id, now).is_some()
+}
+
+/// When the silences of this job (and of all jobs) that hold now end: the
+/// latest of them.
+pub fn silence_until(silences: &BTreeMap<String, Silence>, job_id: &str, now: f64) -> Option<f64> {
     [job_id, "*"]
         .iter()
-        .any(|k| silences.get(*k).is_some_and(|s| s.until > now))
+        .filter_map(|k| silences.get(*k))
+        .map(|s| s.until)
+        .filter(|until| *until > now)
+        .reduce(f64::max)
 }
 
 /// Whether the "config invalid" alert is due: at most once an hour.
@@ -72,6 +81,9 @@ mod tests {
         s.insert("*".to_string(), until(50.0));
         assert!(silenced(&s, "b", 49.0));
         assert!(!silenced(&s, "b", 50.0));
+        s.insert("*".to_string(), until(200.0));
+        assert_eq!(silence_until(&s, "a", 50.0), Some(200.0), "the latest");
+        assert_eq!(silence_until(&s, "b", 200.0), None);
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl JobStateWord {
 /// Whether `stop JOB` holds the job: the `hold` record (who, when) that SPEC
 /// §5.2 keeps in the job's state.
 pub fn held(js: &JobState) -> bool {
-    js.extra.get("hold").is_some_and(|h| h.is_object())
+    js.hold.is_some()
 }
 
 /// The job's state word at `now`, from `obs` — this run's status, when there
@@ -83,10 +83,15 @@ pub fn job_state(job: &Job, obs: Option<&Observation>, js: &JobState, now: f64) 
 }
 
 /// SPEC §5.1: since when a running job with progress key `key` has made no
-/// progress, when that is `stallSeconds` or more.
+/// progress, when that is `stallSeconds` or more. Time while the job was
+/// not running is not time without progress: a job last seen paused is not
+/// stalled (its next tick starts the clock again).
 pub fn stalled_since(job: &Job, key: Option<&str>, js: &JobState, now: f64) -> Option<f64> {
     let stall = job.policy.stall_seconds;
     if stall <= 0.0 || key.is_none() || js.last_progress_key.as_deref() != key {
+        return None;
+    }
+    if js.last_seen.as_ref().is_some_and(|l| !l.running) {
         return None;
     }
     let since = js.last_progress_at?;
@@ -155,8 +160,11 @@ mod tests {
             "paused"
         );
         assert_eq!(word("not json", &js, 600.0), "unknown");
-        js.extra
-            .insert("hold".into(), serde_json::json!({"by": "me", "at": 1.0}));
+        js.hold = Some(crate::state::Hold {
+            at: 1.0,
+            by: "me".into(),
+            extra: Default::default(),
+        });
         assert_eq!(word("not json", &js, 600.0), "held");
     }
 

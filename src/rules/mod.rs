@@ -6,8 +6,9 @@
 //!
 //! Split by what they decide: long jobs ([`long`]), scheduled checks
 //! ([`check`]), the queue ([`queue`]), what holds a report back and how a
-//! tick ends ([`holds`]), a long job's state word ([`job_state`]), and the
-//! safety policy of SPEC §6 ([`safety`]). The sections they return are in
+//! tick ends ([`holds`]), a long job's state word ([`job_state`]), the
+//! safety policy of SPEC §6 ([`safety`]), and why a report was or was not
+//! sent ([`why`], which `explain` reads). The sections they return are in
 //! [`section`].
 
 use serde_json::{Map, Value};
@@ -19,19 +20,28 @@ use crate::status::python_json;
 
 mod check;
 pub mod clock;
+pub mod delivery;
 mod holds;
 mod job_state;
 mod long;
 mod queue;
 pub mod safety;
 mod section;
+pub mod why;
 
 pub use check::{check_due, decide_check};
-pub use holds::{config_alert_due, silenced, tick_exit, TickEnd};
+pub use holds::{config_alert_due, silence_until, silenced, tick_exit, TickEnd};
 pub use job_state::{job_state, stalled_since, JobStateWord};
-pub use long::{decide_job, plan_autorun, progress_entries};
-pub use queue::{queue_due, queue_finish, queue_refuse, queue_verdict, QueueVerdict};
-pub use section::{Autorun, AutorunNote, CheckResult, JobSection, Section, StateLine};
+pub use long::{decide_job, plan_autorun, problem_of, progress_entries, stall_of};
+pub use queue::{
+    queue_due, queue_finish, queue_refuse, queue_verdict, verification_of, verification_report,
+    QueueVerdict,
+};
+pub use section::{
+    Action, Autorun, AutorunNote, CheckResult, JobSection, Problem, RunOutput, Section, StateLine,
+};
+#[cfg(test)]
+pub use section::{Resolved, Stall};
 
 /// Least time between two reports of the same anomaly.
 pub const MIN_REMINDER_SECONDS: f64 = 900.0;
@@ -39,7 +49,7 @@ pub const MIN_REMINDER_SECONDS: f64 = 900.0;
 pub const TAIL_CHARS: usize = 800;
 
 /// Seconds as the Python version prints them: `1s`, `1.5s`.
-fn seconds_text(s: f64) -> String {
+pub fn seconds_text(s: f64) -> String {
     if s.fract() == 0.0 && s.abs() < 1e15 {
         format!("{}s", s as i64)
     } else {
@@ -71,6 +81,14 @@ fn opt(s: Option<&str>) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Whether `key` is the anomaly reported last (a repeat, not a new one),
+/// compared normalised (SPEC §11 "Identity of a repeated problem").
+fn same_anomaly(prev: &JobState, key: &str) -> bool {
+    prev.last_anomaly_key
+        .as_deref()
+        .is_some_and(|old| normalised_key(old) == normalised_key(key))
+}
+
 /// Whether an anomaly with `key` is due: new, or a reminder after
 /// `max(900 s, reportEverySeconds)`.
 /// Keys are compared normalised (SPEC §11 "Identity of a repeated
@@ -78,18 +96,10 @@ fn opt(s: Option<&str>) -> Value {
 /// anomaly, not a new one every minute — and a key the Python version wrote
 /// matches this port's.
 fn anomaly_due(job: &Job, prev: &JobState, key: &str, now: f64) -> bool {
-    let same = prev
-        .last_anomaly_key
-        .as_deref()
-        .is_some_and(|old| normalised_key(old) == normalised_key(key));
-    if !same {
+    if !same_anomaly(prev, key) {
         return true;
     }
-    let every = MIN_REMINDER_SECONDS.max(job.policy.report_every_seconds);
-    match prev.last_anomaly_report_at {
-        Some(at) => now - at >= every,
-        None => true,
-    }
+    why::reminder_due_at(job, prev).is_none_or(|due| now >= due)
 }
 
 /// An anomaly key as it is compared: runs of digits in `message` (and in
@@ -130,14 +140,9 @@ fn digits_as_hash(text: &str) -> String {
     out
 }
 
-/// SPEC §3: `warn`/`warning` → warn; `alert`/`error`/`critical`/`crit`/
-/// `fatal` → alert; anything else → ok; case does not matter.
+/// SPEC §3's reading of a `level` (see [`Level::read`]).
 fn level_word(level: &str) -> &'static str {
-    match level.trim().to_ascii_lowercase().as_str() {
-        "warn" | "warning" => "warn",
-        "alert" | "error" | "critical" | "crit" | "fatal" => "alert",
-        _ => "ok",
-    }
+    crate::status::Level::read(level).as_str()
 }
 
 /// Store a run's `lastRunAt` and `lastRun` tails.
@@ -153,6 +158,8 @@ pub fn run_record(out: &Output) -> crate::state::RunRecord {
         duration_ms: Some(out.duration.as_millis() as u64),
         stdout_tail: crate::text::tail(&out.stdout, TAIL_CHARS),
         stderr_tail: crate::text::tail(&out.stderr, TAIL_CHARS),
+        at: None,
+        by: None,
         approval: None,
         extra: Map::new(),
     }

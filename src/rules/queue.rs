@@ -1,10 +1,10 @@
 //! The queue (SPEC §5.4): which items are due, which may run, and what a
 //! run means for the item and the report.
 
-use super::check::{asks_attention, shown_output};
-use super::section::Section;
+use super::check::asks_attention;
+use super::section::{RunOutput, Section};
 use super::{safety, TAIL_CHARS};
-use crate::config::Job;
+use crate::config::{Job, Kind};
 use crate::process::{Ending, Output};
 use crate::state::{QueueItem, QueueStatus};
 
@@ -65,24 +65,92 @@ pub fn queue_finish(item: &mut QueueItem, job: &Job, out: &Output, now: f64) -> 
     item.stderr_tail = Some(crate::text::tail(&out.stderr, TAIL_CHARS));
     let error = (!out.success()).then(|| out.describe().to_string());
     item.last_error = error.clone();
+    let output = item_output(item);
+    if out.ending == Ending::Interrupted {
+        // Left pending: the next tick runs it again.
+        item.status = QueueStatus::Pending;
+        return None;
+    }
+    item.status = if out.success() {
+        QueueStatus::Done
+    } else {
+        QueueStatus::Failed
+    };
+    if item.verifies.is_some() {
+        // Reported by `verification_report`, pass or fail.
+        return None;
+    }
     if out.success() {
-        item.status = QueueStatus::Done;
         asks_attention(out).then(|| Section::QueueOutput {
             name: job.name.clone(),
             id: job.id.clone(),
-            output: shown_output(out),
+            output,
         })
-    } else if out.ending == Ending::Interrupted {
-        // Left pending: the next tick runs it again.
-        item.status = QueueStatus::Pending;
-        None
     } else {
-        item.status = QueueStatus::Failed;
         Some(Section::QueueFailed {
             name: job.name.clone(),
             id: job.id.clone(),
             exit: out.exit_code(),
             error: error.filter(|_| !matches!(out.ending, Ending::Exited(_))),
+            output,
         })
     }
+}
+
+fn item_output(item: &QueueItem) -> RunOutput {
+    RunOutput {
+        stdout: item.stdout_tail.clone().unwrap_or_default(),
+        stderr: item.stderr_tail.clone().unwrap_or_default(),
+    }
+}
+
+/// The write job a queue item verifies: its `verifies`, else — an item
+/// queued by an earlier version — the job its reason (`after ID (success)`)
+/// names, when that is a `one_shot_write`.
+pub fn verification_of<'a>(item: &QueueItem, jobs: &'a [Job]) -> Option<&'a Job> {
+    let id = match &item.verifies {
+        Some(id) => id.as_str(),
+        None => item
+            .reason
+            .strip_prefix("after ")?
+            .strip_suffix(" (success)")?,
+    };
+    jobs.iter()
+        .find(|j| j.id == id && j.kind == Kind::OneShotWrite)
+}
+
+/// SPEC §5.4, §11: a finished verification is reported once, passed or
+/// failed. A failure is said at once; a pass waits for the end of quiet
+/// hours (`quiet`); a silence (`silenced`) holds back both. Marks the item
+/// as reported when it returns a section.
+pub fn verification_report(
+    item: &mut QueueItem,
+    write: &Job,
+    quiet: bool,
+    silenced: bool,
+    now: f64,
+) -> Option<Section> {
+    let finished = matches!(item.status, QueueStatus::Done | QueueStatus::Failed);
+    if !finished || item.reported_at.is_some() || silenced {
+        return None;
+    }
+    let failure = match item.status {
+        QueueStatus::Failed => Some(
+            item.last_error
+                .clone()
+                .unwrap_or_else(|| format!("exit={}", item.exit_code.unwrap_or(-1))),
+        ),
+        _ => None,
+    };
+    if failure.is_none() && quiet {
+        return None;
+    }
+    item.reported_at = Some(now);
+    Some(Section::Verification {
+        write_name: write.name.clone(),
+        write_id: write.id.clone(),
+        id: item.job_id.clone(),
+        failure,
+        output: item_output(item),
+    })
 }

@@ -54,6 +54,30 @@ pub fn may_start(job: &Job, allow_risk: bool) -> Result<(), Refusal> {
     risk_allowed(job, allow_risk, "start")
 }
 
+/// §11 "Held jobs and starts": `start JOB` refuses a job its status says is
+/// running, or whose status cannot be read (it may well be running: a
+/// second copy could do damage), unless `--force`.
+pub fn may_start_now(
+    id: &str,
+    obs: &crate::status::Observation,
+    force: bool,
+) -> Result<(), Refusal> {
+    use crate::status::Observation;
+    match obs {
+        _ if force => Ok(()),
+        Observation::Known(s) if s.running => Err(Refusal::Unsafe(format!(
+            "refused: {id} is running{} — a second copy could do damage; \
+             `ops-monitor start {id} --force` starts it anyway",
+            s.pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+        ))),
+        Observation::Known(_) => Ok(()),
+        Observation::Unknown(why) => Err(Refusal::Unsafe(format!(
+            "refused: the status of {id} cannot be read ({why}), so it may well be \
+             running; `ops-monitor start {id} --force` starts it anyway"
+        ))),
+    }
+}
+
 /// §6: `stop JOB` applies to `long_running_read` jobs only; its `stop`
 /// command needs `--allow-risk` when the risk is not `read_only`, as `start`
 /// does. (Signalling a pid instead is [`may_signal`].)

@@ -1,10 +1,14 @@
 //! The types a decision returns: report sections (language-neutral; `report`
-//! renders them) and what automatic resume did.
-
-use serde_json::Value;
+//! renders them), what automatic resume did, and the problem a long job has.
+//!
+//! A section says *what the situation is* (stalled since when, paused inside
+//! the backoff until when, a reminder of a problem that has lasted how long,
+//! a problem that is over) — never the words; SPEC §5.6's table maps each
+//! situation to its lines.
 
 use crate::config::{Kind, Risk};
 use crate::process::{Ending, Output};
+use crate::pyjson::PyValue;
 use crate::state::JobState;
 use crate::status::Level;
 
@@ -52,6 +56,52 @@ impl AutorunNote {
             AutorunNote::Started | AutorunNote::StartFailed(_) | AutorunNote::StartTimedOut
         )
     }
+
+    pub(super) fn start_failed(self) -> bool {
+        matches!(
+            self,
+            AutorunNote::StartFailed(_) | AutorunNote::StartTimedOut
+        )
+    }
+}
+
+/// The problem a long job has (SPEC §5.1–§5.2). Stored in the state with
+/// the time it began, so a reminder can say how long it has lasted and the
+/// RESOLVED line what it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    Stalled,
+    Paused,
+    Unknown,
+    /// The status itself asks for attention (`level: alert`).
+    LevelAlert,
+    /// A scheduled check that fails or asks for attention.
+    CheckFailing,
+}
+
+impl Problem {
+    /// The spelling stored in the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Problem::Stalled => "stalled",
+            Problem::Paused => "paused",
+            Problem::Unknown => "unknown",
+            Problem::LevelAlert => "alert",
+            Problem::CheckFailing => "failing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Problem> {
+        [
+            Problem::Stalled,
+            Problem::Paused,
+            Problem::Unknown,
+            Problem::LevelAlert,
+            Problem::CheckFailing,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
 }
 
 /// The state line of a job section.
@@ -64,8 +114,51 @@ pub enum StateLine {
     Paused {
         stop_reason: Option<String>,
     },
+    /// The status could not be read; `last_known` is what `lastSeen` says
+    /// (`running`, `completed`, `paused`), if anything.
+    Unknown {
+        last_known: Option<&'static str>,
+    },
+    /// Stopped by hand and held (SPEC §5.2) since this time.
+    Held {
+        since: f64,
+    },
+}
+
+/// A stall (SPEC §5.1): no progress since `since`, for `for_seconds`, past
+/// the job's `stallSeconds` (`threshold`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stall {
+    pub since: f64,
+    pub for_seconds: f64,
+    pub threshold: f64,
+}
+
+/// The action or alert line of a long job's section (SPEC §5.6 table).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// No progress: look at the job.
+    Stalled { for_seconds: f64 },
+    /// Paused, autoResume off: start it or enable autoResume.
+    StartIt,
+    /// The automatic start failed; the reason is its output, ≤ 3 lines.
+    StartFailed { reason: String },
+    /// Paused inside the backoff: the next automatic start after `next_at`.
+    Backoff { next_at: f64 },
+    /// Paused, autoResume on, risk not read_only: start it by hand.
+    StartByHand,
     /// The status could not be read.
-    Unknown,
+    Unknown { reason: String },
+    /// The status says `level: alert`.
+    Alert { message: Option<String> },
+}
+
+/// A problem that was reported and is over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resolved {
+    pub problem: Problem,
+    /// How long it lasted, when its start is known.
+    pub after: Option<f64>,
 }
 
 /// A long job's section, language-neutral (rendered by `report`).
@@ -75,13 +168,22 @@ pub struct JobSection {
     pub id: String,
     pub kind: Kind,
     pub state: StateLine,
+    pub stall: Option<Stall>,
     /// `warn` / `alert` asked for by the status.
     pub level: Option<Level>,
+    /// The job's own message (for an unknown status: why it is unknown).
     pub message: Option<String>,
-    /// At most 6 scalar entries, sorted by key.
-    pub progress: Vec<(String, Value)>,
-    pub action_required: bool,
+    /// The scalars among the first 6 keys, sorted by key.
+    pub progress: Vec<(String, PyValue)>,
+    /// The Python version's `ACTION REQUIRED` condition (an anomaly of a
+    /// job that is not completed), which the Chinese form keeps.
+    pub anomaly: bool,
+    /// The English action and alert lines, in order.
+    pub actions: Vec<Action>,
+    /// A reminder of a problem that has lasted this long (SPEC §5.3).
+    pub reminder: Option<f64>,
     pub autorun: Option<AutorunNote>,
+    pub resolved: Option<Resolved>,
 }
 
 /// How a scheduled read check or a queued job ended, for its section.
@@ -94,7 +196,17 @@ pub enum CheckResult {
     TimedOut(u64),
     FailedToStart(String),
     Signaled(i32),
-    Recovered,
+    /// Back to exit 0 after a reported failure, which lasted `after`.
+    Recovered {
+        after: Option<f64>,
+    },
+}
+
+/// What a queued run printed: the tails of both streams.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOutput {
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// One section of a report.
@@ -107,6 +219,8 @@ pub enum Section {
         id: String,
         result: CheckResult,
         output: String,
+        /// A reminder of a failure that has lasted this long.
+        reminder: Option<f64>,
     },
     QueueMissing {
         job_id: String,
@@ -120,13 +234,24 @@ pub enum Section {
     QueueOutput {
         name: String,
         id: String,
-        output: String,
+        output: RunOutput,
     },
     QueueFailed {
         name: String,
         id: String,
         exit: i32,
         error: Option<String>,
+        output: RunOutput,
+    },
+    /// The queued run that verifies a write job (SPEC §5.4): always reported.
+    Verification {
+        write_name: String,
+        write_id: String,
+        /// The verifying job.
+        id: String,
+        /// `None`: passed; else how it failed (`exit=2`, `timed out after 300s`).
+        failure: Option<String>,
+        output: RunOutput,
     },
     /// Dry run: a queued or scheduled job that would run.
     WouldRun {
@@ -149,6 +274,26 @@ pub enum Section {
     },
     /// Stored times lay in the future and were brought back (SPEC §5).
     Clock(super::clock::ClockFix),
+}
+
+impl Section {
+    /// Whether the section holds an `ACTION REQUIRED`, `ALERT` or `RESOLVED`
+    /// line: such sections come first, under the alert header (SPEC §5.6).
+    pub fn is_alert(&self) -> bool {
+        match self {
+            Section::Job(j) => !j.actions.is_empty() || j.resolved.is_some(),
+            Section::Verification { failure, .. } => failure.is_some(),
+            Section::WouldRun { .. } | Section::Clock(_) => false,
+            Section::Check { .. }
+            | Section::SaveFailed { .. }
+            | Section::QueueMissing { .. }
+            | Section::QueueBlocked { .. }
+            | Section::QueueOutput { .. }
+            | Section::QueueFailed { .. }
+            | Section::ConfigInvalid { .. }
+            | Section::StateCorrupt { .. } => true,
+        }
+    }
 }
 
 /// The decision for one long job.

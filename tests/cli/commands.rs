@@ -64,9 +64,10 @@ fn start_returns_at_once_although_the_daemon_holds_stdout_then_stop_sigterms_it(
         st["jobs"]["daemon"]["lastStart"]["stdoutTail"],
         "started daemon"
     );
-    env.run(&["status"])
-        .code(0)
-        .stdout_has(&format!("daemon (long_running_read): running pid={pid}"));
+    assert_eq!(
+        env.run(&["status"]).status_line("daemon"),
+        format!("running daemon pid={pid}")
+    );
     // No stop command: SIGTERM to the pid the status reports.
     env.run(&["stop", "daemon"])
         .code(0)
@@ -127,9 +128,10 @@ fn run_read_job_records_last_run() {
         .stdout_has("run verify: exit=0 durMs=");
     assert_eq!(env.read("verify.log"), "verified\n");
     assert_eq!(env.state()["jobs"]["verify"]["lastRunAt"], NOON);
-    env.run(&["status"])
-        .code(0)
-        .stdout_has("verify (one_shot_read): lastRun exit=0 at 2026-11-21 12:00:00");
+    assert_eq!(
+        env.run(&["status"]).status_line("verify"),
+        "ok verify lastRun exit=0 at 2026-11-21 12:00:00; not scheduled: run by hand or from the queue"
+    );
     env.run(&["run", "badread"])
         .code(4)
         .stderr_has("must be read_only");
@@ -143,15 +145,17 @@ fn write_job_needs_approval_runs_once_and_queues_its_verification() {
         .code(4)
         .stderr_has("ops-monitor approve write");
     assert_eq!(env.read("write.log"), "");
-    env.run(&["status"])
-        .code(0)
-        .stdout_has("write (one_shot_write): write (approved=no)");
+    assert_eq!(
+        env.run(&["status"]).status_line("write"),
+        "not approved write write (approved=no)"
+    );
     env.run(&["approve", "write", "--for", "1h", "--note", "ticket 42"])
         .code(0);
     assert_eq!(env.state()["approvals"]["write"]["note"], "ticket 42");
-    env.run(&["status"])
-        .code(0)
-        .stdout_has("write (approved=yes)");
+    assert!(env
+        .run(&["status"])
+        .status_line("write")
+        .starts_with("approved write write (approved=yes until 13:00, by "));
     env.run(&["run", "write"])
         .code(0)
         .stdout_has("queued verify");
@@ -229,8 +233,9 @@ fn status_json_is_one_document() {
     run.code(0);
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["jobs"].as_array().unwrap().len(), 5);
-    assert_eq!(doc["jobs"][0]["summary"], "paused stopReason=stopped");
-    assert_eq!(doc["outbox"], 0);
+    assert_eq!(doc["jobs"][0]["state"], "paused");
+    assert_eq!(doc["jobs"][0]["summary"], "stopReason=stopped");
+    assert_eq!(doc["outbox"]["total"], 0);
     assert!(!env.state_path().exists(), "status writes nothing");
 }
 

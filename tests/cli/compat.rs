@@ -139,3 +139,85 @@ fn python_state_loads_and_unknown_keys_survive() {
     let text = fs::read_to_string(env.state_path()).unwrap();
     assert!(text.ends_with("}\n") && text.contains("\n  \"jobs\": {"));
 }
+
+/// Issue 9, item 1: a state the Python version can use — every odd field
+/// it writes or tolerates at once — is used, never moved aside: the paused
+/// job inside its backoff is not started again, every field is named once
+/// (not on the next tick), and the fields this run did not rewrite keep
+/// their original values in the file.
+#[test]
+fn a_python_valid_state_with_odd_fields_is_used_named_once_and_kept() {
+    let mut env = TestEnv::new();
+    let status = env.script(
+        "status.sh",
+        r#"echo '{"running":false,"completed":false,"stopReason":"exited"}'"#,
+    );
+    let mut job = crate::util::long_job("j1", &status, "/bin/false");
+    job["commands"]["start"] = serde_json::json!(["/bin/sh", "-c", "echo started >> starts.log"]);
+    job["policy"] = serde_json::json!({"autoResume": true});
+    env.config(&crate::util::config_with(serde_json::json!([job])));
+    let t = crate::util::NOON;
+    let state = serde_json::json!({
+        "version": 1,
+        "jobs": {
+            "j1": {
+                "lastAutoResumeAt": t - 60.0,
+                "lastStart": {"exitCode": 0, "durationMs": -1500, "stdoutTail": "", "stderrTail": ""},
+                "lastSeen": {"running": null, "completed": false, "progressKey": null, "stopReason": "exited"},
+                "lastReportAt": "yesterday",
+                "reportedCompleted": "yes",
+            },
+            "gone": null,
+            "other": {"lastRun": {"exitCode": 0.0, "durationMs": 5, "stdoutTail": "", "stderrTail": ""}},
+        },
+        "queue": [
+            {"jobId": "nope", "notBefore": t + 3600.0, "attempt": 1.0},
+            {"id": "q2", "jobId": "nope", "status": "cancelled", "notBefore": null, "attempt": 0},
+        ],
+    });
+    env.write(
+        "state/ops-monitor.json",
+        &serde_json::to_string_pretty(&state).unwrap(),
+    );
+    env.at(t);
+    let first = env.tick();
+    first
+        .code(0)
+        .stderr_has("WARNING: state jobs.j1.lastStart.durationMs: -1500")
+        .stderr_has("WARNING: state jobs.gone: null")
+        .stderr_has(r#"WARNING: state queue[1].status: "cancelled""#);
+    assert!(!first.stdout.contains("corrupt"), "{}", first.stdout);
+    assert_eq!(
+        env.read("starts.log"),
+        "",
+        "inside the backoff: not started"
+    );
+    let dir: Vec<String> = fs::read_dir(env.path("state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        dir.iter().all(|n| !n.contains("corrupt")),
+        "never moved aside: {dir:?}"
+    );
+
+    let st = env.state();
+    assert_eq!(st["jobs"]["j1"]["lastStart"]["durationMs"], -1500, "kept");
+    assert_eq!(st["jobs"]["gone"], Value::Null, "kept");
+    assert_eq!(st["jobs"]["other"]["lastRun"]["exitCode"], 0.0, "kept");
+    assert_eq!(st["queue"][1]["status"], "cancelled", "kept, never run");
+    assert_eq!(st["queue"][1]["notBefore"], Value::Null, "kept");
+    assert_eq!(st["queue"][0]["attempt"], 1.0, "not run yet: kept");
+    assert!(st["queue"][0]["id"].is_string(), "a missing id is given");
+
+    // The same fields are not named again on the next tick.
+    env.at(t + 60.0);
+    let second = env.tick();
+    second.code(0);
+    assert!(!second.stderr.contains("WARNING"), "{}", second.stderr);
+    assert_eq!(env.read("starts.log"), "", "still inside the backoff");
+    // Past the backoff it starts, once.
+    env.at(t + 900.0);
+    env.tick().code(0).stdout_has("AUTORUN: started");
+    assert_eq!(env.read("starts.log"), "started\n");
+}

@@ -85,7 +85,7 @@ fn report_reaches_the_bot_api_with_target_and_token_from_json5_config() {
     assert_eq!(body["chat_id"], "4242", "the main agent's heartbeat target");
     assert_eq!(body["link_preview_options"]["is_disabled"], true);
     let text = body["text"].as_str().unwrap();
-    assert!(text.starts_with("🛠️ Ops report (12:00:00)\n\n• Job j (j, long_running_read)"));
+    assert!(text.starts_with("🚨 Ops alert (12:00:00)\n\n• Job j (j, long_running_read)"));
     assert!(text.contains("- state: paused (stopReason=rate_limited)"));
     assert!(env.state().get("outbox").is_none());
     assert_no_token(&env, &[&run]);
@@ -145,7 +145,15 @@ fn server_failures_keep_the_report_until_it_is_delivered_once() {
         .map(|r| r.json()["text"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(texts.len(), 3);
-    assert_eq!(texts[2], texts[0], "the kept report, unchanged");
+    // The kept report, unchanged but for the note that it is late.
+    assert_eq!(
+        texts[2],
+        texts[0].replacen(
+            "(12:00:00)",
+            "(12:00:00) (written 2026-11-21 12:00, delayed)",
+            1
+        )
+    );
     env.at(NOON + 1300.0);
     env.run(&["tick"]).code(0);
     assert_eq!(server.requests().len(), 3, "nothing delivered twice");
@@ -261,7 +269,7 @@ fn openclaw_cli_on_path_is_used_first() {
         ]
     );
     assert_eq!(args[6], "--message");
-    assert!(args[7].starts_with("🛠️ Ops report"));
+    assert!(args[7].starts_with("🚨 Ops alert"));
     assert!(server.requests().is_empty(), "the Bot API was not used");
 }
 

@@ -1,10 +1,13 @@
 //! Integration tests: the built binary against real configs, real `/bin/sh`
 //! job scripts and real files in temp folders (see `util.rs`).
 
+mod alerts;
+mod check;
 mod commands;
 mod compat;
 mod delivery;
 mod fleet;
+mod init;
 mod manual;
 mod openclaw;
 mod outbox;

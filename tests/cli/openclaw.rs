@@ -296,7 +296,7 @@ fn expected_argv(shape_chat: &str, account: Option<&str>, thread: Option<i64>) -
 fn with_report_elided(mut argv: Vec<String>) -> Vec<String> {
     if argv.len() > 7 {
         assert!(
-            argv[7].starts_with("🛠️ Ops report (12:00:00)"),
+            argv[7].starts_with("🚨 Ops alert (12:00:00)"),
             "the message: {}",
             argv[7]
         );

@@ -150,8 +150,9 @@ fn a_grant_follows_the_job_as_approved_not_its_id() {
     );
     // The ids are swapped: `deploy` now names the DROP DATABASE job.
     two_writes(&env, "dropdb", "deploy");
-    env.run(&["status"]).code(0).stdout_has(
-        "deploy (one_shot_write): write (approved=no: the job changed since it was approved)",
+    assert_eq!(
+        env.run(&["status"]).status_line("deploy"),
+        "not approved deploy write (approved=no: the job changed since it was approved)",
     );
     env.run(&["run", "deploy"])
         .code(4)
@@ -206,7 +207,7 @@ fn a_gate_open_in_the_config_is_said_on_every_run() {
     assert_eq!(env.read("deploy.log"), "deployed\ndeployed\n");
     env.run(&["status"])
         .code(0)
-        .stdout_has("write (approved=yes by the config)");
+        .stdout_has("deploy  write (approved=yes by the config)");
 }
 
 #[test]

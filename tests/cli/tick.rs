@@ -50,8 +50,7 @@ fn every_status_failure_is_an_unknown_alert_never_a_crash() {
         let run = env.tick();
         run.code(0)
             .stdout_has("- state: unknown\n")
-            .stdout_has(&format!("- message: {message}\n"))
-            .stdout_has("ACTION REQUIRED");
+            .stdout_has(&format!("- ALERT: status unknown — {message}"));
         assert_eq!(env.read("starts.log"), "", "{body}: never started");
     }
 }
@@ -67,7 +66,7 @@ fn missing_status_program_is_an_alert() {
     )])));
     env.tick()
         .code(0)
-        .stdout_has("- message: status command failed to start:");
+        .stdout_has("- ALERT: status unknown — status command failed to start:");
 }
 
 #[test]
@@ -101,7 +100,7 @@ fn hanging_status_costs_its_time_limit_and_leaves_no_grandchild() {
     let began = Instant::now();
     env.tick()
         .code(0)
-        .stdout_has("- message: status timed out after 1s");
+        .stdout_has("- ALERT: status unknown — status timed out after 1s");
     assert!(
         began.elapsed() < Duration::from_secs(60),
         "bounded by the limit"
@@ -119,7 +118,7 @@ fn huge_status_output_is_an_alert_with_a_small_state() {
     let env = env_with_status("head -c 50000000 /dev/zero | tr '\\0' 'x'");
     env.tick()
         .code(0)
-        .stdout_has("- message: status output too large");
+        .stdout_has("- ALERT: status unknown — status output too large");
     let size = fs::metadata(env.state_path()).unwrap().len();
     assert!(size < 4096, "state is {size} bytes");
 }
@@ -177,7 +176,7 @@ fn invalid_config_alerts_at_most_hourly_and_exits_2() {
     env.write("ops-jobs.json", r#"{"version": 1, "jobs": [{"id": "x"}]}"#);
     let run = env.tick();
     run.code(2)
-        .stdout_has("🛠️ Ops report\n\n• ALERT: ops-jobs config invalid\n- path: ")
+        .stdout_has("🚨 Ops alert (12:00:00)\n\n• ALERT: ops-jobs config invalid\n- path: ")
         .stdout_has("- error: ");
     assert_eq!(env.state()["lastConfigErrorAt"], NOON);
     assert_eq!(env.state()["monitor"]["lastTickOutcome"], "config invalid");
@@ -339,7 +338,9 @@ fn scheduled_check_runs_by_every_seconds_and_reports_nagios_codes() {
     );
     env.write("rc", "");
     env.at(NOON + 600.0);
-    env.tick().code(0).stdout_has("- recovered (exit=0)");
+    env.tick()
+        .code(0)
+        .stdout_has("- RESOLVED: check failing, after 10m (exit=0 now)");
     assert_eq!(env.read("runs.log"), "run\nrun\nrun\n");
 }
 

@@ -90,6 +90,17 @@ impl Run {
         self
     }
 
+    /// The `status` line of job `id`, its runs of spaces (the alignment)
+    /// squeezed to one: `running daemon pid=42`.
+    #[track_caller]
+    pub fn status_line(&self, id: &str) -> String {
+        self.stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .find(|l| l.split(' ').nth(1) == Some(id) || l.split(' ').nth(2) == Some(id))
+            .unwrap_or_else(|| panic!("no status line for {id}\n--- stdout:\n{}", self.stdout))
+    }
+
     #[track_caller]
     pub fn stderr_has(&self, needle: &str) -> &Self {
         assert!(

@@ -228,8 +228,8 @@ fn with_no_good_copy_the_alert_uses_the_channels_the_broken_file_names() {
     let texts = delivered(&env);
     assert_eq!(texts.len(), 1);
     assert!(
-        texts[0].starts_with("🛠️ Ops report\n"),
-        "no time in the header: {}",
+        texts[0].starts_with("🚨 Ops alert (12:00:00)\n\n• ALERT: ops-jobs config invalid"),
+        "the alert header: {}",
         texts[0]
     );
     assert!(texts[0].contains("ALERT: ops-jobs config invalid"));
@@ -264,7 +264,7 @@ fn status_with_a_broken_config_shows_the_error_then_the_last_good_jobs() {
     run.code(0)
         .stderr_has("config invalid")
         .stderr_has("using the last good config")
-        .stdout_has("j (long_running_read)");
+        .stdout_has("paused  j  ");
     // Commands that act refuse an invalid config.
     env.run(&["start", "j"])
         .code(2)

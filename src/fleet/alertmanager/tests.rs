@@ -137,9 +137,11 @@ fn every_job_state_that_needs_a_person_is_a_problem() {
 fn a_held_job_is_no_problem() {
     let cfg = config(json!([long("j")]));
     let mut st = State::default();
-    st.job_mut("j")
-        .extra
-        .insert("hold".into(), json!({"by": "ops", "at": NOW}));
+    st.job_mut("j").hold = Some(crate::state::Hold {
+        at: NOW,
+        by: "ops".into(),
+        extra: Default::default(),
+    });
     let observed: BTreeMap<String, Observation> = [(
         "j".to_string(),
         parse(r#"{"running":false,"completed":false}"#),

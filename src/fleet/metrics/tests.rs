@@ -175,6 +175,7 @@ fn write_replaces_the_file_and_leaves_no_temporary_file() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, vec!["ops-monitor.prom".to_string()]);
+    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644, "node_exporter reads it as its own user");
 }
