@@ -15,5 +15,6 @@ mod pyref;
 mod robust;
 mod safety;
 mod tick;
+mod timers;
 mod util;
 mod watching;
