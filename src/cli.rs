@@ -287,6 +287,9 @@ pub struct TickArgs {
     pub metrics_file: Option<String>,
 }
 
+/// The longest duration accepted on the command line: ten years.
+const MAX_DURATION_SECONDS: f64 = 3650.0 * 86400.0;
+
 /// A threshold number: finite and zero or more.
 pub fn parse_number(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
@@ -340,7 +343,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if !n.is_finite() || n < 0.0 {
         return Err(format!("invalid duration {text:?}: must be zero or more"));
     }
-    Duration::try_from_secs_f64(n * mult).map_err(|e| format!("invalid duration {text:?}: {e}"))
+    let secs = n * mult;
+    // Ten years is more than any wait, silence or time limit means; beyond,
+    // `18000000000000000000` is a typo, not a plan — and adding it to the
+    // clock would overflow (SPEC §9: a usage error, never a panic).
+    if secs > MAX_DURATION_SECONDS {
+        return Err(format!("invalid duration {text:?}: at most 3650d"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {text:?}: {e}"))
 }
 
 #[cfg(test)]
@@ -363,6 +373,12 @@ mod tests {
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("18000000000000000000").is_err());
+        assert!(parse_duration("1e19").is_err());
+        assert_eq!(
+            parse_duration("3650d"),
+            Ok(Duration::from_secs(3650 * 86400))
+        );
     }
 
     #[test]

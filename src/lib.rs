@@ -29,6 +29,7 @@ mod pyjson;
 mod report;
 mod rules;
 mod runner;
+mod secrets;
 mod selftest;
 mod signals;
 mod state;
@@ -77,6 +78,7 @@ pub fn main_entry() -> ExitCode {
 
 /// Run one command.
 fn run(cli: Cli) -> anyhow::Result<Code> {
+    secrets::learn_from_env();
     let g = &cli.global;
     match &cli.command {
         Command::Tick(args) => tick::run(g, args),

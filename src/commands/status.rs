@@ -36,6 +36,7 @@ struct Row {
 pub fn status(g: &Global, as_json: bool) -> Result<Code> {
     let files = files(g)?;
     let (config, config_error) = load_watching_or_error(&files)?;
+    super::learn_tokens(&config, &files);
     let st = state::load(&files.state, false)?;
     let now = Clock::read().now;
     let long: Vec<&Job> = config

@@ -14,6 +14,7 @@ mod outbox;
 mod pyref;
 mod robust;
 mod safety;
+mod secrets;
 mod tick;
 mod timers;
 mod util;
