@@ -213,6 +213,22 @@ mod tests {
         assert_eq!(url_segment("1:ä"), "1:%C3%A4");
     }
 
+    proptest::proptest! {
+        /// Whatever a token holds, none of its spellings survives: raw, as
+        /// one URL segment, or as the URL parser writes it.
+        #[test]
+        fn no_spelling_of_any_token_survives(token in "[^\\s]{8,40}") {
+            let seg = url_segment(&token);
+            let parsed = reqwest::Url::parse(&format!("http://h/bot{token}/x"))
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let text = format!("a {token} b http://h/bot{seg}/x c {} d {parsed}", lower_hex(&seg));
+            let out = redact_one(&text, &token);
+            proptest::prop_assert!(!out.contains(&token), "{}", out);
+            proptest::prop_assert!(!out.contains(&seg), "{}", out);
+        }
+    }
+
     #[test]
     fn short_values_are_not_secrets() {
         learn("1");
