@@ -13,7 +13,18 @@ use crate::config::Lang;
 /// Watch long-running scripts and report on them through Telegram — no
 /// language model in the loop.
 #[derive(Debug, Parser)]
-#[command(name = "ops-monitor", version, about, max_term_width = 100)]
+#[command(
+    name = "ops-monitor",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = "Getting started:\n  \
+        ops-monitor init              a starter config with checks of this host\n  \
+        ops-monitor doctor            where every file is, what delivery would use\n  \
+        ops-monitor tick --dry-run    a first pass that changes and sends nothing\n\n\
+        Exit codes: 0 ok, 1 a job's command failed, 2 usage or config error, 3 a report\n\
+        is waiting in the outbox, 4 refused by a safety rule, 75 another run holds the lock."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -23,6 +34,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The job config [default: $OPENCLAW_HOME/net/config/ops-jobs.json]
     #[arg(long, global = true, env = "OPS_MONITOR_CONFIG", value_name = "PATH")]
@@ -48,21 +60,29 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// One monitoring pass: run status commands, decide, report (for cron/timers)
+    #[command(after_help = "Examples:\n  \
+        ops-monitor tick --dry-run       a preview: changes nothing, sends nothing\n  \
+        ops-monitor tick                 what a timer runs every minute\n  \
+        ops-monitor tick --print-only    a real tick whose report is printed, not sent")]
     Tick(TickArgs),
     /// Check the job config and report every problem at once
+    #[command(after_help = "Example:\n  ops-monitor validate-config --strict")]
     ValidateConfig {
-        /// Unknown keys are errors, not warnings
+        /// Unknown keys and the forms only the Python version tolerates are errors, not warnings
         #[arg(long)]
         strict: bool,
     },
     /// One line per job, the queue, the outbox, silences and the last tick
+    #[command(after_help = "Examples:\n  ops-monitor status\n  ops-monitor status --json")]
     Status {
         /// The same as one JSON document
         #[arg(long)]
         json: bool,
     },
     /// Run a long_running_read job's start command
+    #[command(after_help = "Example:\n  ops-monitor start scan")]
     Start {
+        /// The job's id in the config
         job: String,
         /// Allow a job whose risk is not read_only
         #[arg(long)]
@@ -70,31 +90,46 @@ pub enum Command {
         /// Start it even if its status says it is running or cannot be read
         #[arg(long)]
         force: bool,
+        /// Time limit of the start command
         #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
         timeout_seconds: f64,
     },
     /// Run a job's stop command, else SIGTERM the pid its status reports
+    ///
+    /// The job is then held: no automatic start until `start JOB`.
+    #[command(after_help = "Example:\n  ops-monitor stop scan")]
     Stop {
+        /// The job's id in the config
         job: String,
         /// Allow a stop command of a job whose risk is not read_only
         #[arg(long)]
         allow_risk: bool,
+        /// Time limit of the stop command
         #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
         timeout_seconds: f64,
     },
     /// Run a one_shot_read job, or an approved one_shot_write job
+    #[command(after_help = "Examples:\n  \
+        ops-monitor run disk-root\n  \
+        ops-monitor run archive --dry-run")]
     Run {
+        /// The job's id in the config
         job: String,
         /// Say what would run, run nothing
         #[arg(long)]
         dry_run: bool,
+        /// Time limit of the run command
         #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
         timeout_seconds: f64,
     },
     /// Approve one run of a one_shot_write job
+    #[command(
+        after_help = "Example:\n  ops-monitor approve archive --for 15m --note \"disk replaced\""
+    )]
     Approve {
+        /// The write job's id in the config
         job: String,
-        /// How long the approval stays good
+        /// How long the approval stays good (at most 24h)
         #[arg(long = "for", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
         for_: Duration,
         /// Why, for the record
@@ -102,40 +137,66 @@ pub enum Command {
         note: Option<String>,
     },
     /// Take back an approval given with `approve`
-    Revoke { job: String },
+    #[command(after_help = "Example:\n  ops-monitor revoke archive")]
+    Revoke {
+        /// The write job's id in the config
+        job: String,
+    },
     /// Hold back every report of a job (or all jobs) for a while
+    #[command(after_help = "Examples:\n  \
+        ops-monitor silence scan --for 2h --reason \"moving the disk\"\n  \
+        ops-monitor silence --all --for 30m")]
     Silence {
         #[command(flatten)]
         which: Which,
         /// How long (90s, 15m, 2h, 1d)
         #[arg(long = "for", value_parser = parse_duration, value_name = "DURATION")]
         for_: Duration,
+        /// Why, shown by `status`
         #[arg(long)]
         reason: Option<String>,
     },
     /// End a silence
+    #[command(
+        after_help = "Examples:\n  ops-monitor unsilence scan\n  ops-monitor unsilence --all"
+    )]
     Unsilence {
         #[command(flatten)]
         which: Which,
     },
     /// Deliver a one-off message through the configured channels
+    #[command(after_help = "Example:\n  ops-monitor notify \"backup host rebooted\"")]
     Notify {
+        /// The message
         text: String,
         /// Telegram chat id (wins over the configured targets; groups are negative)
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, allow_hyphen_values = true, value_name = "CHAT_ID")]
         target: Option<String>,
     },
     /// The undelivered messages; `retry` tries them now, `drop` gives them up
+    #[command(after_help = "Examples:\n  \
+        ops-monitor outbox\n  \
+        ops-monitor outbox retry\n  \
+        ops-monitor outbox drop --all")]
     Outbox {
         #[command(subcommand)]
         action: Option<OutboxAction>,
     },
     /// The stored output of a job's last start, stop and run, and its queue items
-    Logs { job: String },
+    #[command(after_help = "Example:\n  ops-monitor logs scan")]
+    Logs {
+        /// The job's id in the config
+        job: String,
+    },
     /// Why the last tick did or did not report a job, and what would make the next one
-    Explain { job: String },
+    #[command(after_help = "Example:\n  ops-monitor explain scan")]
+    Explain {
+        /// The job's id in the config
+        job: String,
+    },
     /// Where every file is and why, what delivery would use, and lint
     /// warnings for the config — without sending anything or showing a secret
+    #[command(after_help = "Examples:\n  ops-monitor doctor\n  ops-monitor doctor --send-test")]
     Doctor {
         /// Send one test message through every channel
         #[arg(long)]
@@ -149,24 +210,41 @@ pub enum Command {
     /// path; a disabled example long job with its scripts under
     /// `<home>/net/jobs/example/`; the config's JSON Schema beside it.
     /// Never writes over an existing file. Never reads the config.
+    #[command(after_help = "Example:\n  ops-monitor init")]
     Init {
         /// Replace existing files, keeping each as NAME.bak
         #[arg(long)]
         force: bool,
     },
     /// An offline end-to-end check of this installation
+    #[command(after_help = "Example:\n  ops-monitor selftest")]
     Selftest,
     /// Print the config JSON Schema
+    #[command(after_help = "Example:\n  ops-monitor schema > ops-jobs.schema.json")]
     Schema,
-    /// Print a shell completion script
-    Completions { shell: clap_complete::Shell },
+    /// Print a shell completion script (it completes job ids from the config)
+    #[command(after_help = "Examples:\n  \
+        ops-monitor completions bash > ~/.local/share/bash-completion/completions/ops-monitor\n  \
+        ops-monitor completions zsh > ~/.zfunc/_ops-monitor      (with fpath+=~/.zfunc in ~/.zshrc)\n  \
+        ops-monitor completions fish > ~/.config/fish/completions/ops-monitor.fish")]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
     /// A built-in read-only check of this host, for a one_shot_read job's `run`
     ///
     /// Prints one line in the Nagios plugin format (`DISK OK - / 42% used |
     /// used_pct=42;80;95`) and exits 0 OK, 1 WARNING, 2 CRITICAL or 3
     /// UNKNOWN (also for a usage error). A value at or above a threshold
     /// reaches it. Never reads the config or the state.
+    #[command(after_help = "Examples:\n  \
+        ops-monitor check disk --path / --warn 80 --crit 95\n  \
+        ops-monitor check file-age --path ~/.openclaw/heartbeat --warn 2m --crit 5m\n  \
+        ops-monitor check http --url http://127.0.0.1:18789/ --warn 5000 --crit 15000")]
     Check(CheckArgs),
+    /// The job ids of the config, one per line (for the completion scripts)
+    #[command(name = "__complete-jobs", hide = true)]
+    CompleteJobs,
 }
 
 /// `check …`: what to measure, and its thresholds in the check's own unit.
@@ -179,6 +257,7 @@ pub struct CheckArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum CheckWhat {
     /// Used space of the file system holding a path, in %
+    #[command(after_help = "Example:\n  ops-monitor check disk --path /srv --warn 85 --crit 95")]
     Disk {
         /// A path on the file system to measure
         #[arg(long, default_value = "/", value_name = "PATH")]
@@ -191,6 +270,7 @@ pub enum CheckWhat {
         crit: f64,
     },
     /// Used memory (total − available), in %
+    #[command(after_help = "Example:\n  ops-monitor check memory --warn 75 --crit 90")]
     Memory {
         /// WARNING at this used % or more
         #[arg(long, default_value = "75", value_parser = parse_percent, value_name = "PERCENT")]
@@ -200,6 +280,7 @@ pub enum CheckWhat {
         crit: f64,
     },
     /// The 1-minute load average per CPU core
+    #[command(after_help = "Example:\n  ops-monitor check load --warn 0.7 --crit 0.9")]
     Load {
         /// WARNING at this load per core or more
         #[arg(long, default_value = "0.7", value_parser = parse_number, value_name = "LOAD")]
@@ -209,6 +290,9 @@ pub enum CheckWhat {
         crit: f64,
     },
     /// How long ago a file was last modified (a heartbeat file); missing is CRITICAL
+    #[command(
+        after_help = "Example:\n  ops-monitor check file-age --path /var/run/agent.heartbeat --warn 2m --crit 5m"
+    )]
     FileAge {
         /// The file
         #[arg(long, value_name = "PATH")]
@@ -225,6 +309,9 @@ pub enum CheckWhat {
     /// Redirects are not followed (a redirect is a wrong status). The
     /// request waits at most the critical threshold plus one second (at
     /// most 55 s), through the proxy of the environment, never for loopback.
+    #[command(
+        after_help = "Example:\n  ops-monitor check http --url http://127.0.0.1:18789/ --expect-status 200"
+    )]
     Http {
         /// The URL to fetch (http or https)
         #[arg(long, value_name = "URL")]
@@ -244,11 +331,17 @@ pub enum CheckWhat {
 #[derive(Debug, Subcommand)]
 pub enum OutboxAction {
     /// Try every waiting message of a configured channel now
+    #[command(after_help = "Example:\n  ops-monitor outbox retry")]
     Retry,
     /// Give up a waiting message (by the id `outbox` shows), or all of them
+    #[command(
+        after_help = "Examples:\n  ops-monitor outbox drop 3f2a9c\n  ops-monitor outbox drop --all"
+    )]
     Drop {
+        /// The message's id, as `outbox` shows it
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         id: Option<String>,
+        /// Every waiting message
         #[arg(long)]
         all: bool,
     },
@@ -273,13 +366,13 @@ pub struct TickArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Telegram chat id (wins over the configured targets; groups are negative)
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_name = "CHAT_ID")]
     pub target: Option<String>,
     /// Report language [default: defaults.language, else en]
     #[arg(long, value_enum)]
     pub lang: Option<Lang>,
-    /// Most status commands running at once
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Most status commands and checks running at once
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
     pub parallel: u16,
     /// Write the jobs' state here for node_exporter's textfile collector
     /// (a *.prom file) [default: defaults.metricsFile]
@@ -361,6 +454,41 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// Every subcommand says what it does and shows an example; every
+    /// argument and option says what it is (issue 13: no blank help).
+    #[test]
+    fn every_command_and_argument_is_described() {
+        let mut stack = vec![Cli::command()];
+        let mut seen = 0;
+        while let Some(cmd) = stack.pop() {
+            let name = cmd.get_name().to_string();
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(!help.trim().is_empty(), "{name}: {id} has no help");
+            }
+            if name != "ops-monitor" && !cmd.is_hide_set() {
+                let about = cmd.get_about().map(|h| h.to_string()).unwrap_or_default();
+                assert!(!about.trim().is_empty(), "{name} has no description");
+                let after = cmd
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(after.contains("ops-monitor "), "{name} has no example");
+            }
+            seen += 1;
+            stack.extend(
+                cmd.get_subcommands()
+                    .filter(|s| s.get_name() != "help")
+                    .cloned(),
+            );
+        }
+        assert!(seen > 25, "{seen}");
     }
 
     #[test]

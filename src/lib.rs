@@ -15,6 +15,7 @@ mod check;
 mod cli;
 mod clock;
 mod commands;
+mod completions;
 mod config;
 mod deliver;
 mod doctor;
@@ -39,7 +40,7 @@ mod tick;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{Code, Exit};
@@ -120,13 +121,10 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
             Ok(Code::Ok)
         }
         Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            // Into a buffer first: `generate` panics when its writer fails.
-            let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut cmd, "ops-monitor", &mut script);
-            out::stdout_bytes(&script);
+            out::stdout_bytes(&completions::script(*shell));
             Ok(Code::Ok)
         }
+        Command::CompleteJobs => completions::job_ids(g),
         // Its exit codes are Nagios's, not `Code`s: `main_entry` runs it.
         Command::Check(_) => unreachable!("check is run by main_entry"),
     }

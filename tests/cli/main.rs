@@ -5,6 +5,7 @@ mod alerts;
 mod check;
 mod commands;
 mod compat;
+mod completions;
 mod delivery;
 mod fleet;
 mod init;
