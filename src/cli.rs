@@ -141,12 +141,104 @@ pub enum Command {
         #[arg(long)]
         send_test: bool,
     },
+    /// Write a starter job config with checks of this host, and say what to do next
+    ///
+    /// At the default place (`<home>/net/config/ops-jobs.json`, or
+    /// `--config-file`): checks of the disk of / and of the OpenClaw home,
+    /// memory and load, every 5 minutes, naming this binary by its absolute
+    /// path; a disabled example long job with its scripts under
+    /// `<home>/net/jobs/example/`; the config's JSON Schema beside it.
+    /// Never writes over an existing file. Never reads the config.
+    Init {
+        /// Replace existing files, keeping each as NAME.bak
+        #[arg(long)]
+        force: bool,
+    },
     /// An offline end-to-end check of this installation
     Selftest,
     /// Print the config JSON Schema
     Schema,
     /// Print a shell completion script
     Completions { shell: clap_complete::Shell },
+    /// A built-in read-only check of this host, for a one_shot_read job's `run`
+    ///
+    /// Prints one line in the Nagios plugin format (`DISK OK - / 42% used |
+    /// used_pct=42;80;95`) and exits 0 OK, 1 WARNING, 2 CRITICAL or 3
+    /// UNKNOWN (also for a usage error). A value at or above a threshold
+    /// reaches it. Never reads the config or the state.
+    Check(CheckArgs),
+}
+
+/// `check …`: what to measure, and its thresholds in the check's own unit.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(subcommand)]
+    pub what: CheckWhat,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CheckWhat {
+    /// Used space of the file system holding a path, in %
+    Disk {
+        /// A path on the file system to measure
+        #[arg(long, default_value = "/", value_name = "PATH")]
+        path: String,
+        /// WARNING at this used % or more
+        #[arg(long, default_value = "80", value_parser = parse_percent, value_name = "PERCENT")]
+        warn: f64,
+        /// CRITICAL at this used % or more
+        #[arg(long, default_value = "95", value_parser = parse_percent, value_name = "PERCENT")]
+        crit: f64,
+    },
+    /// Used memory (total − available), in %
+    Memory {
+        /// WARNING at this used % or more
+        #[arg(long, default_value = "75", value_parser = parse_percent, value_name = "PERCENT")]
+        warn: f64,
+        /// CRITICAL at this used % or more
+        #[arg(long, default_value = "90", value_parser = parse_percent, value_name = "PERCENT")]
+        crit: f64,
+    },
+    /// The 1-minute load average per CPU core
+    Load {
+        /// WARNING at this load per core or more
+        #[arg(long, default_value = "0.7", value_parser = parse_number, value_name = "LOAD")]
+        warn: f64,
+        /// CRITICAL at this load per core or more
+        #[arg(long, default_value = "0.9", value_parser = parse_number, value_name = "LOAD")]
+        crit: f64,
+    },
+    /// How long ago a file was last modified (a heartbeat file); missing is CRITICAL
+    FileAge {
+        /// The file
+        #[arg(long, value_name = "PATH")]
+        path: String,
+        /// WARNING at this age or more (90s, 15m, 2h, 1d)
+        #[arg(long, default_value = "2m", value_parser = parse_duration, value_name = "DURATION")]
+        warn: Duration,
+        /// CRITICAL at this age or more (90s, 15m, 2h, 1d)
+        #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+        crit: Duration,
+    },
+    /// An HTTP GET's response time, in ms; a wrong status or no answer is CRITICAL
+    ///
+    /// Redirects are not followed (a redirect is a wrong status). The
+    /// request waits at most the critical threshold plus one second (at
+    /// most 55 s), through the proxy of the environment, never for loopback.
+    Http {
+        /// The URL to fetch (http or https)
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// The status the answer must have
+        #[arg(long, default_value_t = 200, value_name = "CODE")]
+        expect_status: u16,
+        /// WARNING at this response time or more (ms; or 5s)
+        #[arg(long, default_value = "5000", value_parser = parse_millis, value_name = "MS")]
+        warn: f64,
+        /// CRITICAL at this response time or more (ms; or 15s)
+        #[arg(long, default_value = "15000", value_parser = parse_millis, value_name = "MS")]
+        crit: f64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +287,36 @@ pub struct TickArgs {
     pub metrics_file: Option<String>,
 }
 
+/// The longest duration accepted on the command line: ten years.
+const MAX_DURATION_SECONDS: f64 = 3650.0 * 86400.0;
+
+/// A threshold number: finite and zero or more.
+pub fn parse_number(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => Err(format!("invalid number {text:?}: must be zero or more")),
+    }
+}
+
+/// A percentage `0`–`100`, with or without `%`.
+pub fn parse_percent(text: &str) -> Result<f64, String> {
+    let n = parse_number(text.trim().trim_end_matches('%'))?;
+    if n > 100.0 {
+        return Err(format!("invalid percentage {text:?}: must be 0 to 100"));
+    }
+    Ok(n)
+}
+
+/// Milliseconds: a plain number (`5000`), or a duration with its unit
+/// (`5s`, `250ms`).
+pub fn parse_millis(text: &str) -> Result<f64, String> {
+    if text.trim().ends_with(|c: char| c.is_ascii_alphabetic()) {
+        parse_duration(text).map(|d| d.as_secs_f64() * 1000.0)
+    } else {
+        parse_number(text)
+    }
+}
+
 /// `90s`, `15m`, `2h`, `1d`, or plain seconds (`30`, `0.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -221,7 +343,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if !n.is_finite() || n < 0.0 {
         return Err(format!("invalid duration {text:?}: must be zero or more"));
     }
-    Duration::try_from_secs_f64(n * mult).map_err(|e| format!("invalid duration {text:?}: {e}"))
+    let secs = n * mult;
+    // Ten years is more than any wait, silence or time limit means; beyond,
+    // `18000000000000000000` is a typo, not a plan — and adding it to the
+    // clock would overflow (SPEC §9: a usage error, never a panic).
+    if secs > MAX_DURATION_SECONDS {
+        return Err(format!("invalid duration {text:?}: at most 3650d"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {text:?}: {e}"))
 }
 
 #[cfg(test)]
@@ -244,6 +373,12 @@ mod tests {
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("18000000000000000000").is_err());
+        assert!(parse_duration("1e19").is_err());
+        assert_eq!(
+            parse_duration("3650d"),
+            Ok(Duration::from_secs(3650 * 86400))
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! (`fleet`), and the commands that orchestrate them (`tick`, `commands`). Every module is private: the binary is the interface.
 
 mod atomic;
+mod check;
 mod cli;
 mod clock;
 mod commands;
@@ -19,6 +20,7 @@ mod deliver;
 mod doctor;
 mod exit;
 mod fleet;
+mod init;
 mod out;
 mod outbox;
 mod paths;
@@ -27,6 +29,7 @@ mod pyjson;
 mod report;
 mod rules;
 mod runner;
+mod secrets;
 mod selftest;
 mod signals;
 mod state;
@@ -45,7 +48,21 @@ use crate::out::{errln, outln};
 /// Parse the command line, run, print an error once with its chain, and map
 /// the outcome to the SPEC's exit codes.
 pub fn main_entry() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        // SPEC §11: `check` uses the Nagios codes only, also for its own
+        // usage errors (3, UNKNOWN); help and --version still exit 0.
+        Err(e) if e.use_stderr() && check::is_check_command(&args) => {
+            let _ = e.print();
+            return ExitCode::from(check::Status::Unknown.code());
+        }
+        Err(e) => e.exit(),
+    };
+    if let Command::Check(c) = &cli.command {
+        // Never reads the config or the state: no error chain, no `Code`.
+        return ExitCode::from(check::run(&c.what));
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code.as_u8()),
         Err(err) => {
@@ -61,6 +78,7 @@ pub fn main_entry() -> ExitCode {
 
 /// Run one command.
 fn run(cli: Cli) -> anyhow::Result<Code> {
+    secrets::learn_from_env();
     let g = &cli.global;
     match &cli.command {
         Command::Tick(args) => tick::run(g, args),
@@ -95,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
         Command::Explain { job } => commands::explain(g, job),
         Command::Outbox { action } => commands::outbox(g, action.as_ref()),
         Command::Doctor { send_test } => doctor::run(g, *send_test),
+        Command::Init { force } => init::run(g, *force),
         Command::Selftest => selftest::run(),
         Command::Schema => {
             outln!("{}", config::SCHEMA.trim_end());
@@ -108,5 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
             out::stdout_bytes(&script);
             Ok(Code::Ok)
         }
+        // Its exit codes are Nagios's, not `Code`s: `main_entry` runs it.
+        Command::Check(_) => unreachable!("check is run by main_entry"),
     }
 }

@@ -25,12 +25,6 @@ use crate::config::Channel;
 /// Entries kept at most; beyond, the oldest is dropped.
 pub const OUTBOX_KEEP: usize = 50;
 
-/// The first retry waits this long; each further one doubles it.
-pub const BACKOFF_FIRST_SECONDS: f64 = 60.0;
-
-/// Retries never wait longer than this, a `429`'s `retry_after` included.
-pub const BACKOFF_MAX_SECONDS: f64 = 3600.0;
-
 /// An entry is due this much before its time, so a timer that fires a little
 /// early (cron every minute, the first retry at +60 s) does not skip a tick.
 pub const DUE_SLACK_SECONDS: f64 = 5.0;
@@ -362,27 +356,14 @@ impl OutboxMessage {
         self.next_attempt_at <= now + DUE_SLACK_SECONDS
     }
 
-    /// Record a failed attempt: the error (already redacted), and the next
-    /// attempt after the backoff, or after `retry_after` when the channel
-    /// asked for it (a `429`).
-    pub fn failed(&mut self, error: String, retry_after: Option<f64>, now: f64) {
+    /// Record a failed attempt: the error (already redacted), one more
+    /// attempt, and the next try after `wait` seconds — which the delivery
+    /// policy (`rules::delivery::retry_wait`) decides.
+    pub fn failed(&mut self, error: String, wait: impl FnOnce(u32) -> f64, now: f64) {
         self.attempts = self.attempts.saturating_add(1);
         self.last_error = Some(error);
-        let wait = match retry_after {
-            // Honoured up to an hour (SPEC §7): a `retry_after` of 1e9 must
-            // not park a message for good.
-            Some(r) if r.is_finite() && r > 0.0 => r.min(BACKOFF_MAX_SECONDS),
-            _ => backoff_seconds(self.attempts),
-        };
-        self.next_attempt_at = now + wait;
+        self.next_attempt_at = now + wait(self.attempts);
     }
-}
-
-/// The wait after the `attempts`-th failure: 60 s, 120 s, 240 s, … capped at
-/// an hour.
-pub fn backoff_seconds(attempts: u32) -> f64 {
-    let doublings = attempts.saturating_sub(1).min(16) as i32;
-    (BACKOFF_FIRST_SECONDS * 2f64.powi(doublings)).min(BACKOFF_MAX_SECONDS)
 }
 
 #[cfg(test)]
@@ -397,25 +378,13 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff_seconds(1), 60.0);
-        assert_eq!(backoff_seconds(2), 120.0);
-        assert_eq!(backoff_seconds(3), 240.0);
-        assert_eq!(backoff_seconds(7), 3600.0);
-        assert_eq!(backoff_seconds(u32::MAX), 3600.0);
-    }
-
-    #[test]
-    fn retry_after_wins_over_backoff_up_to_an_hour() {
+    fn a_failure_counts_an_attempt_and_waits_what_the_policy_says() {
         let mut e = entry("a", 0.0);
-        e.failed("429".into(), Some(1e9), 0.0);
-        assert_eq!(e.next_attempt_at, 3600.0);
-        let mut e = entry("a", 0.0);
-        e.failed("429".into(), Some(300.0), 1000.0);
-        assert_eq!(e.next_attempt_at, 1300.0);
-        assert_eq!(e.attempts, 1);
-        e.failed("down".into(), None, 2000.0);
-        assert_eq!(e.next_attempt_at, 2120.0);
+        e.failed("down".into(), |n| 60.0 * f64::from(n), 1000.0);
+        assert_eq!((e.attempts, e.next_attempt_at), (1, 1060.0));
+        e.failed("down".into(), |n| 60.0 * f64::from(n), 2000.0);
+        assert_eq!((e.attempts, e.next_attempt_at), (2, 2120.0));
+        assert_eq!(e.last_error.as_deref(), Some("down"));
         assert!(!e.is_due(2100.0));
         assert!(e.is_due(2116.0));
     }

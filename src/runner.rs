@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::config::Job;
 use crate::process::{self, Ending, Output};
+use crate::secrets;
 use crate::signals;
 use crate::status::{self, Observation};
 use crate::text;
@@ -118,9 +119,10 @@ fn run_now(job: &Job, which: Which, limit: Duration, hangup_stops: bool) -> Outp
                 signals::received_stopping(hangup_stops).is_some()
             });
             // What a job prints reaches reports, terminals and the state:
-            // no escape sequences, no control characters (SPEC §3).
-            out.stdout = text::safe_block(&out.stdout);
-            out.stderr = text::safe_block(&out.stderr);
+            // no escape sequences, no control characters (SPEC §3), and no
+            // token (SPEC §7: a job that read it elsewhere and prints it).
+            out.stdout = secrets::redact(&text::safe_block(&out.stdout));
+            out.stderr = secrets::redact(&text::safe_block(&out.stderr));
             out
         }
         None => Output::not_run(

@@ -109,6 +109,10 @@ pub struct Hold {
 pub struct ProblemRecord {
     pub kind: String,
     pub since: f64,
+    /// It was reported with an `ACTION REQUIRED` or `ALERT` line: its end
+    /// earns a RESOLVED line (a pause that automatic resume handled does not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub alerted: bool,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

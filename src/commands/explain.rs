@@ -184,7 +184,7 @@ fn long_lines(job: &Job, js: &JobState, clock: &Clock, next: &mut Vec<String>) {
                 "automatic start: blocked — autoResume only starts read_only jobs".to_string(),
             ),
             Some(until) if until > now => next.push(format!(
-                "automatic start: backoff until {} (every {})",
+                "automatic start: when paused, backoff until {} (every {})",
                 at(until),
                 duration_text(policy.auto_resume_backoff_seconds)
             )),

@@ -15,8 +15,8 @@ use anyhow::Result;
 
 use super::show::time_text;
 use super::{
-    files, find_job, load_config, load_watching, login_name, print_output, refused, seconds,
-    with_state, with_state_waiting,
+    files, find_job, learn_tokens, load_config, load_watching, login_name, print_output, refused,
+    seconds, with_state, with_state_waiting,
 };
 use crate::cli::Global;
 use crate::clock::Clock;
@@ -76,6 +76,7 @@ fn exit_code(ok: bool, hangup_stops: bool) -> Code {
 pub fn start(g: &Global, id: &str, allow_risk: bool, force: bool, timeout: f64) -> Result<Code> {
     let files = files(g)?;
     let config = load_config(&files, false)?;
+    learn_tokens(&config, &files);
     let job = find_job(&config, id)?;
     safety::may_start(job, allow_risk).map_err(refused)?;
     if job.command("start").is_none() {
@@ -128,6 +129,7 @@ enum Stopping {
 pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code> {
     let files = files(g)?;
     let config = load_watching(&files)?;
+    learn_tokens(&config, &files);
     let job = find_job(&config, id)?;
     safety::may_stop(job, allow_risk).map_err(refused)?;
     let limit = seconds(timeout)?;
@@ -233,6 +235,7 @@ fn pid_to_signal(job: &Job, id: &str) -> Result<i32> {
 pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
     let files = files(g)?;
     let config = load_config(&files, false)?;
+    learn_tokens(&config, &files);
     let job = find_job(&config, id)?;
     // The approval is judged again under the lock below; this first look
     // only lets kind and risk refusals come before a dry run's answer.

@@ -104,6 +104,15 @@ fn load_watching_or_error(files: &Files) -> Result<(Config, Option<String>)> {
     }
 }
 
+/// Redact from job output the tokens delivery would use (SPEC §7); they
+/// are read from the OpenClaw config only if some output needs it.
+fn learn_tokens(config: &Config, files: &Files) {
+    crate::secrets::learn_later(deliver::token_source(
+        config.defaults.notify.clone(),
+        files.clone(),
+    ));
+}
+
 /// [`load_watching_or_error`], the error printed first on stderr.
 fn load_watching(files: &Files) -> Result<Config> {
     let (config, error) = load_watching_or_error(files)?;

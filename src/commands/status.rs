@@ -36,6 +36,7 @@ struct Row {
 pub fn status(g: &Global, as_json: bool) -> Result<Code> {
     let files = files(g)?;
     let (config, config_error) = load_watching_or_error(&files)?;
+    super::learn_tokens(&config, &files);
     let st = state::load(&files.state, false)?;
     let now = Clock::read().now;
     let long: Vec<&Job> = config
@@ -369,7 +370,7 @@ fn print_text(config: &Config, rows: &[Row], st: &State, now: f64) {
     if counts.is_empty() {
         outln!("queue: empty");
     } else {
-        let order = ["pending", "running", "failed", "blocked", "done"];
+        let order = ["pending", "running", "failed", "blocked", "done", "other"];
         let parts: Vec<String> = order
             .iter()
             .filter_map(|k| counts.get(k).map(|n| format!("{n} {k}")))
@@ -445,7 +446,7 @@ fn document(config: &Config, error: Option<&str>, rows: &[Row], st: &State, now:
         "queue": {
             "total": st.queue.len(),
             "pending": count("pending"), "running": count("running"), "done": count("done"),
-            "failed": count("failed"), "blocked": count("blocked"),
+            "failed": count("failed"), "blocked": count("blocked"), "other": count("other"),
         },
         "outbox": {
             "total": st.outbox.len(),

@@ -49,9 +49,21 @@ fn webhook(
     headers: &BTreeMap<String, String>,
     payload: &Value,
 ) -> Result<(), Failure> {
+    // The URL's path may hold a token: errors name the host only.
+    let shown = crate::outbox::label(&Channel::Webhook {
+        url: url.to_string(),
+        headers: BTreeMap::new(),
+    });
+    let hide = |e: String| {
+        let mut e = e.replace(url, &shown);
+        if let Ok(parsed) = reqwest::Url::parse(url) {
+            e = e.replace(parsed.as_str(), &shown);
+        }
+        e
+    };
     let (status, body) = session
         .post_json(url, payload, headers)
-        .map_err(|e| Failure::new(format!("webhook: {e}")))?;
+        .map_err(|e| Failure::new(format!("webhook: {}", hide(e))))?;
     if (200..300).contains(&status) {
         Ok(())
     } else {

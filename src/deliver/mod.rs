@@ -34,8 +34,9 @@ use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -43,6 +44,9 @@ use crate::config::Channel;
 use crate::outbox::{self, Outbox, OutboxMessage, OUTBOX_KEEP};
 use crate::process;
 use crate::report::Message;
+use crate::rules::delivery;
+use crate::secrets;
+use crate::signals;
 use crate::text;
 
 /// The official Bot API server.
@@ -227,6 +231,11 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
     let mut kept = Vec::new();
     let mut delivered = 0;
     for mut entry in waiting {
+        if signals::received().is_some() {
+            // Stopping (SPEC §8): nothing more is tried; all stays kept.
+            kept.push(entry);
+            continue;
+        }
         let Some((_, spec)) = configured.iter().find(|(id, _)| *id == entry.channel) else {
             if !entry.channel_gone {
                 entry.channel_gone = true;
@@ -292,7 +301,8 @@ pub fn deliver(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
             message.time,
             now,
         );
-        if try_entry(&mut session, outbox, &mut entry, &spec, now) {
+        if signals::received().is_none() && try_entry(&mut session, outbox, &mut entry, &spec, now)
+        {
             delivered += 1;
         } else {
             outbox.entries.push(entry);
@@ -373,24 +383,51 @@ pub fn notify(outbox: &mut Outbox, ctx: &Context, text: &str, now: f64) -> Outco
     outcome
 }
 
-/// `text` with `secret` replaced: in a Bot API URL by `/bot<redacted>/`,
-/// anywhere else by `<redacted>` (also percent-encoded, as a URL may carry it).
+/// `text` with `secret` replaced, in every spelling (`secrets::redact_one`).
 pub fn redact(text: &str, secret: &str) -> String {
-    let secret = secret.trim();
-    if secret.is_empty() {
-        return text.to_string();
+    secrets::redact_one(text, secret)
+}
+
+/// `text` with whatever stands between `/bot` and the next `/` replaced: a
+/// Bot API URL in an error never shows a token, whatever it holds (SPEC §7).
+fn redact_bot_paths(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("/bot") {
+        let after = &rest[i + 4..];
+        match after.find(['/', ' ', '"', ')']) {
+            Some(end) if end > 0 && after[end..].starts_with('/') => {
+                out.push_str(&rest[..i]);
+                out.push_str("/bot<redacted>");
+                rest = &after[end..];
+            }
+            _ => {
+                out.push_str(&rest[..i + 4]);
+                rest = after;
+            }
+        }
     }
-    let mut out = text.to_string();
-    let variants = [
-        secret.to_string(),
-        secret.replace(':', "%3A"),
-        secret.replace(':', "%3a"),
-    ];
-    for v in &variants {
-        out = out.replace(&format!("/bot{v}/"), "/bot<redacted>/");
-        out = out.replace(v.as_str(), "<redacted>");
-    }
+    out.push_str(rest);
     out
+}
+
+/// The tokens the OpenClaw config gives for the default account and every
+/// Telegram channel of `channels`, for `secrets::learn_later`: read only if
+/// something is redacted.
+pub fn token_source(
+    channels: Option<Vec<Channel>>,
+    files: crate::paths::Files,
+) -> impl FnOnce() -> Vec<String> + Send + 'static {
+    move || {
+        let ctx = Context::from_env(channels, None, &files);
+        let mut session = Session::new(&ctx);
+        for spec in ctx.channel_list() {
+            if let Channel::Telegram { target, account } = spec {
+                telegram::settings(&mut session, target.as_deref(), account.as_deref());
+            }
+        }
+        telegram::known_tokens(&mut session)
+    }
 }
 
 /// This host's name (`gethostname`, which is uname's node name), or
@@ -470,7 +507,12 @@ fn try_entry(
         }
         Err(failure) => {
             let error = session.redact(&failure.error);
-            entry.failed(error.clone(), failure.retry_after, now);
+            let retry_after = failure.retry_after;
+            entry.failed(
+                error.clone(),
+                |attempts| delivery::retry_wait(attempts, retry_after),
+                now,
+            );
             session.notices.push(format!(
                 "{}: not delivered, kept in the outbox (next try in {:.0} s): {error}",
                 entry.label,
@@ -504,7 +546,8 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// `text` with every token this run knows of redacted.
+    /// `text` with every token this run knows of redacted, and any Bot API
+    /// URL path cut at `/bot`: what is printed or stored of an error.
     pub fn redact(&mut self, text: &str) -> String {
         let mut out = text.to_string();
         for t in telegram::known_tokens(self) {
@@ -513,7 +556,7 @@ impl<'a> Session<'a> {
         if let Some(t) = self.ctx.env_token.clone() {
             out = redact(&out, &t);
         }
-        out
+        redact_bot_paths(&secrets::redact(&out))
     }
 
     /// POST `body` as JSON; the status and the answer's text, or why no
@@ -536,21 +579,46 @@ impl<'a> Session<'a> {
         headers: &BTreeMap<String, String>,
         proxy: Option<&str>,
     ) -> Result<(u16, String), String> {
-        let client = self.client(url, proxy)?;
+        let client = self.client(url, proxy)?.clone();
         let mut request = client.post(url).json(body);
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let response = request.send().map_err(|e| error_chain(&e))?;
-        let status = response.status().as_u16();
-        // Only the start of an answer is ever looked at; a webhook that
-        // answers with megabytes must not cost memory or time.
-        let mut body = Vec::new();
-        response
-            .take(ANSWER_LIMIT)
-            .read_to_end(&mut body)
-            .map_err(|e| error_chain(&e))?;
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        // One deadline for the whole request, connection to last byte (SPEC
+        // §7): the request runs on its own thread and this one waits for it
+        // until the deadline — a server trickling a byte a second cannot hold
+        // the tick (and its lock) past it. A SIGINT/SIGTERM abandons it at
+        // once; the message stays in the outbox.
+        let limit = self.ctx.http_timeout;
+        let deadline = Instant::now() + limit;
+        let (tx, rx) = mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("http".into())
+            .spawn(move || {
+                let _ = tx.send(exchange(request));
+            });
+        if let Err(e) = worker {
+            return Err(format!("cannot start the request: {e}"));
+        }
+        loop {
+            if let Some(sig) = signals::received() {
+                return Err(format!("{url}: abandoned (signal {sig})"));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "{url}: timed out: no complete answer within {} s",
+                    limit.as_secs_f64()
+                ));
+            }
+            match rx.recv_timeout(left.min(SIGNAL_CHECK)) {
+                Ok(result) => return result,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("{url}: the request ended without an answer"))
+                }
+            }
+        }
     }
 
     /// The HTTP client, built on first use (it starts a runtime thread, which
@@ -568,8 +636,15 @@ impl<'a> Session<'a> {
             proxy.map(str::to_string)
         };
         if !self.clients.contains_key(&route) {
+            // No redirects (a redirect is a failure naming its `Location`:
+            // a Bot API base answering 307 elsewhere would get the token,
+            // a webhook's secret headers would go to the new host) and no
+            // `Referer` (SPEC §7). The client's own timeout is a backstop
+            // for an abandoned request's thread.
             let mut builder = reqwest::blocking::Client::builder()
                 .timeout(self.ctx.http_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
                 .user_agent(concat!("ops-monitor/", env!("CARGO_PKG_VERSION")));
             match route.as_deref() {
                 Some("") => builder = builder.no_proxy(),
@@ -609,6 +684,37 @@ pub(crate) fn is_loopback(url: &str) -> bool {
         Ok(ip) => ip.is_loopback(),
         Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
+}
+
+/// How often a request's wait looks at the signals: a SIGTERM abandons a
+/// delivery well within the 2 s SPEC §8 allows.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// Send one request and read the start of its answer: the status and up to
+/// [`ANSWER_LIMIT`] bytes. A redirect is an error naming where it pointed.
+fn exchange(request: reqwest::blocking::RequestBuilder) -> Result<(u16, String), String> {
+    let response = request.send().map_err(|e| error_chain(&e))?;
+    let status = response.status();
+    if status.is_redirection() {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
+            .unwrap_or_else(|| "nowhere".into());
+        return Err(format!(
+            "HTTP {}: a redirect to {} (not followed)",
+            status.as_u16(),
+            text::cap(&location, 300)
+        ));
+    }
+    // Only the start of an answer is ever looked at; a webhook that answers
+    // with megabytes must not cost memory or time.
+    let mut body = Vec::new();
+    response
+        .take(ANSWER_LIMIT)
+        .read_to_end(&mut body)
+        .map_err(|e| error_chain(&e))?;
+    Ok((status.as_u16(), String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// An error and its causes on one line (`error sending request …: connection refused`).

@@ -19,9 +19,7 @@ use super::split::{split, TELEGRAM_LIMIT};
 use super::{describe_failure, snippet, Failure, Session, MISSING_TARGET, TELEGRAM_API};
 use crate::outbox::OutboxMessage;
 use crate::process;
-
-/// A `429` asking to wait at most this long is waited out once, in place.
-pub const SHORT_RETRY_AFTER_SECONDS: f64 = 10.0;
+use crate::rules::delivery;
 
 /// What one session keeps about Telegram: the OpenClaw config, read on
 /// first use, and every token it resolved (to redact them from all output).
@@ -78,6 +76,7 @@ pub(crate) fn settings(
         if !cache.tokens.iter().any(|k| k == t) {
             cache.tokens.push(t.to_string());
         }
+        crate::secrets::learn(t);
     }
     settings
 }
@@ -271,11 +270,10 @@ fn send_cli(
     text: &str,
 ) -> Result<(), String> {
     let argv = cli_argv(bin, target, account, text);
-    let out = process::run(&process::Spec::new(
-        &argv,
-        &session.ctx.cwd,
-        session.ctx.command_timeout,
-    ));
+    let out = process::run(
+        &process::Spec::new(&argv, &session.ctx.cwd, session.ctx.command_timeout)
+            .inheriting_secrets(),
+    );
     if !out.success() {
         return Err(format!("openclaw message send: {}", describe_failure(&out)));
     }
@@ -313,6 +311,50 @@ fn json_answer(stdout: &str) -> Option<Value> {
         .filter(Value::is_object)
 }
 
+/// Whether an answer cut at the read limit (only its first 64 KiB are read)
+/// is an object whose top-level `"ok"` is `true`: a message Telegram took,
+/// with a long `result`, is delivered — not sent again and again.
+pub(super) fn starts_ok_true(text: &str) -> bool {
+    let mut depth = 0usize;
+    let mut chars = text.trim_start().char_indices().peekable();
+    let text = text.trim_start();
+    if !text.starts_with('{') {
+        return false;
+    }
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => {
+                // A string: at depth 1 it may be the key "ok".
+                let start = i + 1;
+                let mut end = None;
+                while let Some((j, d)) = chars.next() {
+                    match d {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => {
+                            end = Some(j);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let Some(end) = end else { return false };
+                if depth == 1 && &text[start..end] == "ok" {
+                    let rest = text[end + 1..].trim_start();
+                    if let Some(value) = rest.strip_prefix(':') {
+                        return value.trim_start().starts_with("true");
+                    }
+                }
+            }
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// A target → the chat and the forum topic (none for the General topic);
 /// a target that is no chat id at all is sent as written, for Telegram to judge.
 pub(super) fn parse_target(target: &str) -> (String, Option<i64>) {
@@ -342,7 +384,13 @@ fn send_api(
     target: &mut String,
     text: &str,
 ) -> Result<(), Failure> {
-    let url = format!("{}/bot{token}/sendMessage", api_base(session, settings));
+    // The token as one path segment, whatever it holds: its spelling in an
+    // error is then one `secrets` knows.
+    let url = format!(
+        "{}/bot{}/sendMessage",
+        api_base(session, settings),
+        crate::secrets::url_segment(token)
+    );
     let mut waited = false;
     let mut migrated = false;
     loop {
@@ -359,7 +407,9 @@ fn send_api(
             .post_json_via(&url, &body, &Default::default(), settings.proxy.as_deref())
             .map_err(|e| Failure::new(format!("Telegram: {e}")))?;
         let answer: Value = serde_json::from_str(&answer_text).unwrap_or(Value::Null);
-        if answer.get("ok") == Some(&Value::Bool(true)) {
+        if answer.get("ok") == Some(&Value::Bool(true))
+            || ((200..300).contains(&status) && starts_ok_true(&answer_text))
+        {
             return Ok(());
         }
         let description = answer
@@ -374,7 +424,7 @@ fn send_api(
             .filter(|r| r.is_finite() && *r >= 0.0);
         let error_code = answer.get("error_code").and_then(Value::as_u64);
         if status == 429 || error_code == Some(429) {
-            if let Some(r) = retry_after.filter(|r| *r <= SHORT_RETRY_AFTER_SECONDS) {
+            if let Some(r) = retry_after.filter(|r| delivery::wait_in_place(*r)) {
                 if !waited {
                     waited = true;
                     (session.ctx.pause)(Duration::from_secs_f64(r));

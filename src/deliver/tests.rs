@@ -937,3 +937,21 @@ fn a_server_that_does_not_answer_in_time_is_a_failure() {
     assert!(err.contains("timed out"), "{err}");
     assert_no_token(&state, &out);
 }
+
+#[test]
+fn an_answer_cut_at_the_limit_is_ok_when_it_starts_ok_true() {
+    use super::telegram::starts_ok_true;
+    let long = format!(
+        r#"{{"ok": true, "result": {{"text": "{}"#,
+        "x".repeat(70_000)
+    );
+    assert!(starts_ok_true(&long));
+    assert!(starts_ok_true(
+        r#"  {"result":{"a":[1,{"b":"}"}]},"ok":true,"#
+    ));
+    assert!(!starts_ok_true(r#"{"result":{"ok":true}}"#));
+    assert!(!starts_ok_true(r#"{"ok":false,"x":1"#));
+    assert!(!starts_ok_true(r#"{"description":"\"ok\":true"#));
+    assert!(!starts_ok_true(r#"["ok",true]"#));
+    assert!(!starts_ok_true(""));
+}

@@ -127,15 +127,7 @@ pub(crate) fn post(
     timeout: Duration,
     show_location: bool,
 ) -> Result<(), String> {
-    let mut builder = reqwest::blocking::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .referer(false)
-        .user_agent(concat!("ops-monitor/", env!("CARGO_PKG_VERSION")));
-    if crate::deliver::is_loopback(url) {
-        builder = builder.no_proxy();
-    }
-    let client = builder.build().map_err(|e| error_text(e.without_url()))?;
+    let client = http_client(url, timeout)?;
     let mut request = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, content_type)
@@ -176,8 +168,26 @@ pub(crate) fn post(
     })
 }
 
+/// The HTTP client of the fleet's requests and of `check http`: one
+/// deadline for the whole request, no redirects, no referer, loopback never
+/// through a proxy (others through the environment's).
+pub(crate) fn http_client(
+    url: &str,
+    timeout: Duration,
+) -> Result<reqwest::blocking::Client, String> {
+    let mut builder = reqwest::blocking::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
+        .user_agent(concat!("ops-monitor/", env!("CARGO_PKG_VERSION")));
+    if crate::deliver::is_loopback(url) {
+        builder = builder.no_proxy();
+    }
+    builder.build().map_err(|e| error_text(e.without_url()))
+}
+
 /// An error and its causes on one line.
-fn error_text(err: reqwest::Error) -> String {
+pub(crate) fn error_text(err: reqwest::Error) -> String {
     let mut out = err.to_string();
     let mut source = std::error::Error::source(&err);
     while let Some(s) = source {

@@ -55,6 +55,9 @@ pub struct Spec<'a> {
     pub stdin: Option<&'a [u8]>,
     /// Time between SIGTERM and SIGKILL when the command is stopped.
     pub grace: Duration,
+    /// Environment variables the command does not inherit: by default the
+    /// secrets of [`crate::secrets::WITHHELD_ENV`] (SPEC §7).
+    pub env_remove: &'a [&'a str],
 }
 
 impl<'a> Spec<'a> {
@@ -66,7 +69,16 @@ impl<'a> Spec<'a> {
             timeout,
             stdin: None,
             grace: DEFAULT_GRACE,
+            env_remove: crate::secrets::WITHHELD_ENV,
         }
+    }
+
+    /// Let the command inherit the whole environment, secrets included:
+    /// only for `openclaw message send`, which is OpenClaw itself and reads
+    /// `$TELEGRAM_BOT_TOKEN` as its own last source.
+    pub fn inheriting_secrets(mut self) -> Self {
+        self.env_remove = &[];
+        self
     }
 
     /// Write these bytes to the child's stdin, then close it.
@@ -210,6 +222,9 @@ fn run_with(spec: &Spec, stop: &dyn Fn() -> bool, use_pidfd: bool) -> Output {
         return Output::unstarted(Ending::Interrupted, spec, started);
     }
     let mut command = Command::new(program);
+    for name in spec.env_remove {
+        command.env_remove(name);
+    }
     command
         .args(args)
         .current_dir(spec.cwd)

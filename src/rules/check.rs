@@ -100,6 +100,7 @@ pub fn decide_check(
         st.problem = Some(ProblemRecord {
             kind: Problem::CheckFailing.as_str().to_string(),
             since: now,
+            alerted: true,
             extra: Default::default(),
         });
     }

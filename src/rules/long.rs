@@ -141,6 +141,7 @@ fn record_problem(st: &mut JobState, prev: &JobState, problem: Problem, since: f
         _ => Some(ProblemRecord {
             kind: problem.as_str().to_string(),
             since,
+            alerted: false,
             extra: Map::new(),
         }),
     };
@@ -244,6 +245,9 @@ fn decide_unknown(
             "paused"
         }
     });
+    if let Some(p) = &mut st.problem {
+        p.alerted = true;
+    }
     let section = JobSection {
         name: job.name.clone(),
         id: job.id.clone(),
@@ -395,14 +399,18 @@ fn decide_known(
     let autorun_due = note.is_some_and(AutorunNote::is_action);
     let quiet_until = why::quiet_until(&policy.quiet_hours, clock);
     // A reported problem that is over — unless a hold is what ended it.
-    let resolved = if anomaly || prev.last_anomaly_key.is_none() || (paused && hold.is_some()) {
-        None
-    } else {
-        problem_of(prev).map(|problem| Resolved {
-            problem,
-            after: problem_age_of(prev, problem, now),
-        })
-    };
+    // A state without a problem record (the Python version's) said
+    // ACTION REQUIRED with every anomaly.
+    let alerted = prev.problem.as_ref().is_none_or(|p| p.alerted);
+    let resolved =
+        if anomaly || !alerted || prev.last_anomaly_key.is_none() || (paused && hold.is_some()) {
+            None
+        } else {
+            problem_of(prev).map(|problem| Resolved {
+                problem,
+                after: problem_age_of(prev, problem, now),
+            })
+        };
     let change_due = state_changed || completed_due;
 
     let (reported, rule, until) = if silence.is_some() {
@@ -545,6 +553,9 @@ fn decide_known(
             Some(AutorunNote::Blocked) => actions.push(Action::StartByHand),
             Some(_) => {}
         }
+    }
+    if let Some(p) = st.problem.as_mut().filter(|_| !actions.is_empty()) {
+        p.alerted = true;
     }
     let section = JobSection {
         name: job.name.clone(),

@@ -20,6 +20,7 @@ use crate::status::python_json;
 
 mod check;
 pub mod clock;
+pub mod delivery;
 mod holds;
 mod job_state;
 mod long;

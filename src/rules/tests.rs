@@ -989,3 +989,17 @@ fn quiet_hours_are_the_rule_for_routine_reports_at_night() {
         ("quietHours", false, Some(T0 + 60.0 + 5.0 * 3600.0))
     );
 }
+
+#[test]
+fn a_pause_that_automatic_resume_handled_ends_without_resolved() {
+    let mut j = job();
+    j.policy.auto_resume = true;
+    let t1 = tick(&j, &status(PAUSED), &JobState::default(), &noon(T0));
+    let s1 = t1.section.clone().unwrap();
+    assert!(s1.actions.is_empty(), "AUTORUN: started asks for nothing");
+    let t2 = tick(&j, &status(&running(1)), &t1.state, &noon(T0 + 60.0));
+    let s2 = t2.section.clone().expect("the change of state");
+    assert_eq!(s2.resolved, None);
+    assert_eq!(rule(&t2).0, "stateChange");
+    assert!(t2.state.last_anomaly_key.is_none() && t2.state.problem.is_none());
+}

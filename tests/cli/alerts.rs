@@ -240,7 +240,12 @@ fn a_held_job_is_never_started_until_start_releases_it() {
     // Reported as a problem and started; then seen running.
     tick_at(&mut env, NOON);
     assert_eq!(env.read("starts.log"), "started\n");
-    assert!(tick_at(&mut env, NOON + 30.0).contains("- RESOLVED: paused, after 30s"));
+    // A pause automatic resume handled asked nobody for anything: its end is
+    // a change of state, not a RESOLVED alert.
+    assert_eq!(
+        tick_at(&mut env, NOON + 30.0),
+        "🛠️ Ops report (12:00:30)\n\n• Job j (j, long_running_read)\n- state: running (pid=4242)\n- message: scanning /photos\n- progress: pendingDirs=80 | scannedDirs=2900\n"
+    );
     // A person stops it: held from the first phase on.
     env.at(NOON + 60.0);
     env.run(&["stop", "j"])
@@ -512,7 +517,7 @@ fn explain_backoff() {
     let out = explain_at(&mut env, NOON + 60.0);
     assert!(out.contains("last tick (12:01): not reported: paused, waiting for the next automatic start after 12:15\n"), "{out}");
     assert!(
-        out.contains("- automatic start: backoff until 12:15 (every 15m)\n"),
+        out.contains("- automatic start: when paused, backoff until 12:15 (every 15m)\n"),
         "{out}"
     );
 }

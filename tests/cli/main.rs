@@ -2,16 +2,19 @@
 //! job scripts and real files in temp folders (see `util.rs`).
 
 mod alerts;
+mod check;
 mod commands;
 mod compat;
 mod delivery;
 mod fleet;
+mod init;
 mod manual;
 mod openclaw;
 mod outbox;
 mod pyref;
 mod robust;
 mod safety;
+mod secrets;
 mod tick;
 mod util;
 mod watching;

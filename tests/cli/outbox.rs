@@ -154,3 +154,21 @@ fn outbox_lists_retries_and_drops() {
     assert!(env.state().get("outbox").is_none());
     env.run(&["outbox"]).code(0).stdout_has("outbox: empty");
 }
+
+#[test]
+fn a_huge_retry_after_waits_an_hour_at_most() {
+    let api = Server::always(
+        429,
+        r#"{"ok":false,"error_code":429,"description":"Too Many Requests","parameters":{"retry_after":1000000000}}"#,
+    );
+    let mut env = env_with(json!([{"type": "telegram", "target": "42"}]));
+    env.env("OPS_MONITOR_TELEGRAM_API", &api.url);
+    env.env("TELEGRAM_BOT_TOKEN", "123456:RETRY-AFTER-token");
+    env.run(&["tick"]).code(3);
+    assert_eq!(env.state()["outbox"][0]["nextAttemptAt"], NOON + 3600.0);
+    env.at(NOON + 3600.0);
+    api.answer(200, r#"{"ok":true,"result":{}}"#);
+    env.run(&["tick"]).code(0);
+    assert!(api.requests().len() >= 2, "tried again after the hour");
+    assert!(env.state().get("outbox").is_none(), "delivered");
+}

@@ -197,6 +197,14 @@ fn sigint_mid_tick_exits_130() {
 }
 
 #[test]
+// Reads /proc (`alive`).
+#[cfg(target_os = "linux")]
+fn sighup_mid_tick_exits_129() {
+    // An SSH session dropped under a tick run by hand.
+    interrupted_tick("-HUP", 129);
+}
+
+#[test]
 fn sigkill_at_any_moment_never_leaves_an_invalid_state() {
     let env = TestEnv::new();
     let status = env.script(

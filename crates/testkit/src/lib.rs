@@ -6,6 +6,8 @@
 //!   and for webhooks. It binds 127.0.0.1 only, records every request, and
 //!   answers from a queue of scripted answers, else from a responder
 //!   (Telegram's `ok` unless told otherwise).
+//! - [`RawServer`]: a loopback server that writes its answers byte by byte
+//!   (redirects, trickles, silence).
 //! - [`script`]: an executable `/bin/sh` script.
 //!
 //! A crate rather than a module included twice with `#[path]`: it is compiled
@@ -13,7 +15,8 @@
 
 use std::collections::VecDeque;
 use std::fs;
-use std::net::TcpListener;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -157,6 +160,83 @@ impl Drop for Server {
     }
 }
 
+/// A loopback server that answers at the byte level, for what `tiny_http`
+/// cannot do: a redirect with a `Location`, an answer trickled a byte at a
+/// time, no answer at all. It reads each request's head and body (by
+/// `Content-Length`), records it, and hands the connection to `answer` on
+/// the connection's own thread.
+pub struct RawServer {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub url: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl RawServer {
+    pub fn new(answer: impl Fn(&Request, &mut TcpStream) + Send + Sync + 'static) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = listener.local_addr().expect("a local address").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (reqs, answer) = (requests.clone(), Arc::new(answer));
+        // The listener lives as long as the test process: a test never
+        // waits for a connection it does not finish.
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (reqs, answer) = (reqs.clone(), answer.clone());
+                std::thread::spawn(move || {
+                    if let Some(req) = read_request(&mut stream) {
+                        reqs.lock().unwrap().push(req.clone());
+                        answer(&req, &mut stream);
+                    }
+                });
+            }
+        });
+        RawServer {
+            url: format!("http://127.0.0.1:{port}"),
+            requests,
+        }
+    }
+
+    /// Every request so far, in the order received.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// One HTTP/1.1 request from `stream`: the head, then `Content-Length` bytes.
+fn read_request(stream: &mut TcpStream) -> Option<Request> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let method = first.next()?.to_string();
+    let path = first.next()?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    Some(Request {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
 /// A loopback URL where nothing listens (connection refused).
 pub fn refused_url() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
@@ -179,8 +259,7 @@ pub fn script(path: &Path, body: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
+    use std::io::Write;
 
     fn post(url: &str, path: &str, body: &str) -> (u16, String) {
         let addr = url.trim_start_matches("http://");
