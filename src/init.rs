@@ -355,7 +355,7 @@ fn next_steps(files: &Files, exe: &str) {
         "  4. a timer that runs `{bin} tick` every minute: the README's \"Run it every minute\""
     );
     outln!("     (systemd, launchd, cron); for cron:");
-    outln!("     * * * * * PATH={TIMER_PATH} {exe} tick{opt} >>/tmp/ops-monitor.log 2>&1");
+    outln!("     * * * * * PATH={TIMER_PATH} {exe} tick{opt} >>$HOME/ops-monitor.log 2>&1");
 }
 
 /// A `PATH` for timers that finds `openclaw` where its installers put it.

@@ -8,9 +8,51 @@
 //!
 //! `clippy.toml` disallows `println!`/`eprintln!` so a new call cannot creep
 //! back in.
+//!
+//! `tick` runs from timers whose stderr goes to a log file (cron, launchd):
+//! after [`stamp_stderr_when_logged`], every stderr line starts with the
+//! time, unless stderr is a terminal or systemd's journal (which stamps
+//! lines itself).
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether stderr lines start with the time (set once, by `tick`).
+static STAMP: AtomicBool = AtomicBool::new(false);
+
+/// From now on, start every line written to stderr with the local time
+/// (`2026-11-21T13:45:00+01:00 `) — when stderr is neither a terminal nor
+/// the journal: a log file then says when each line was written.
+pub fn stamp_stderr_when_logged() {
+    let stderr = io::stderr();
+    if !stderr.is_terminal() && !is_journal(&stderr) {
+        STAMP.store(true, Ordering::Relaxed);
+    }
+}
+
+/// systemd sets `$JOURNAL_STREAM` to the `DEVICE:INODE` of the stream it
+/// connected to the journal; stderr is the journal when they match.
+fn is_journal(stderr: &io::Stderr) -> bool {
+    let Ok(value) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(st) = rustix::fs::fstat(stderr) else {
+        return false;
+    };
+    value == format!("{}:{}", st.st_dev, st.st_ino)
+}
+
+/// `text` with every line started by `stamp` and a space.
+fn stamped(stamp: &str, text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + stamp.len() + 1);
+    for line in text.split_inclusive('\n') {
+        out.push_str(stamp);
+        out.push(' ');
+        out.push_str(line);
+    }
+    out
+}
 
 /// Write one line to stdout; a failed write is ignored.
 pub fn stdout_line(args: fmt::Arguments<'_>) {
@@ -19,6 +61,13 @@ pub fn stdout_line(args: fmt::Arguments<'_>) {
 
 /// Write one line to stderr; a failed write is ignored.
 pub fn stderr_line(args: fmt::Arguments<'_>) {
+    if STAMP.load(Ordering::Relaxed) {
+        let now = crate::clock::now();
+        let stamp = crate::clock::local_text(now, "%Y-%m-%dT%H:%M:%S%:z");
+        let text = stamped(&stamp, &fmt::format(args));
+        line(&mut io::stderr().lock(), format_args!("{text}"));
+        return;
+    }
     line(&mut io::stderr().lock(), args);
 }
 
@@ -64,6 +113,13 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Err(io::Error::from(io::ErrorKind::BrokenPipe))
         }
+    }
+
+    #[test]
+    fn every_line_of_a_message_is_stamped() {
+        assert_eq!(stamped("T", "one"), "T one");
+        assert_eq!(stamped("T", "one\ntwo"), "T one\nT two");
+        assert_eq!(stamped("T", ""), "", "an empty message stays empty");
     }
 
     #[test]

@@ -36,6 +36,8 @@ struct Tick<'a> {
 }
 
 pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
+    // Cron and launchd append stderr to a log file: each line says when.
+    crate::out::stamp_stderr_when_logged();
     signals::install();
     let started = Instant::now();
     let mut files = Files::resolve(global.config_file.as_deref(), global.state_file.as_deref());

@@ -16,5 +16,6 @@ mod robust;
 mod safety;
 mod secrets;
 mod tick;
+mod timers;
 mod util;
 mod watching;
