@@ -9,6 +9,8 @@
 //! is named in a warning, and is written back as it was when this run did
 //! not change it.
 
+#[cfg(test)]
+pub(crate) mod props;
 mod repair;
 
 pub use repair::Repairs;

@@ -812,4 +812,57 @@ mod tests {
         assert_eq!(saved["queue"][0]["status"], json!("failed"));
         assert_eq!(saved["monitor"]["lastTickOutcome"], json!("ok"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Whatever the state file holds — queue items for other jobs,
+        /// command channels, odd fields — a tick runs only the commands the
+        /// config names (issue 8: the state file never decides what runs).
+        #[test]
+        fn a_tick_runs_only_what_the_config_names(v in crate::state::props::state_object()) {
+            let text = serde_json::to_string(&v).unwrap();
+            let Ok(st) = state::parse(text.as_bytes()) else { return Ok(()) };
+            let dir = tempfile::tempdir().unwrap();
+            let config = dir.path().join("ops-jobs.json");
+            let state_path = dir.path().join("ops-monitor.json");
+            std::fs::write(&config, json!({"version": 1, "jobs": [
+                {"id": "a", "kind": "long_running_read", "risk": "read_only", "enabled": true,
+                 "commands": {"start": ["start-a"], "status": ["status-a"]},
+                 "policy": {"autoResume": true}},
+                {"id": "c", "kind": "one_shot_read", "risk": "read_only", "enabled": true,
+                 "commands": {"run": ["check-c"]}, "policy": {"everySeconds": 60}},
+                {"id": "evil", "kind": "one_shot_write", "risk": "write_external",
+                 "commands": {"run": ["rm-rf"]}, "after": [{"jobId": "c"}]},
+            ]}).to_string()).unwrap();
+            let cli = Cli::try_parse_from([
+                "ops-monitor", "tick", "--print-only",
+                "--config-file", config.to_str().unwrap(),
+                "--state-file", state_path.to_str().unwrap(),
+            ]).unwrap();
+            let Command::Tick(args) = &cli.command else { panic!("a tick") };
+            let runner = Scripted::new()
+                .answer("a", Which::Status, 0, r#"{"running":false,"completed":false}"#)
+                .answer("a", Which::Start, 0, "")
+                .answer("c", Which::Run, 0, "");
+            let tick = Tick {
+                files: Files::resolve(config.to_str(), state_path.to_str()),
+                global: &cli.global,
+                args,
+                clock: Clock::from_parts(NOW, 12, 0, 0),
+                started: Instant::now(),
+                runner: &runner,
+                dry: false,
+            };
+            let _ = tick.pass(st);
+            for asked in runner.asked() {
+                let allowed = [
+                    ("a".to_string(), Which::Status),
+                    ("a".to_string(), Which::Start),
+                    ("c".to_string(), Which::Run),
+                ];
+                proptest::prop_assert!(allowed.contains(&asked), "ran {asked:?}");
+            }
+        }
+    }
 }

@@ -180,6 +180,15 @@ impl Context {
         ctx.openclaw_dirs = telegram::cli_dirs(&files.user_home, &files.home);
         ctx.telegram_api =
             non_empty("OPS_MONITOR_TELEGRAM_API").map(|api| api.trim_end_matches('/').to_string());
+        // A shorter deadline for tests of a server that never finishes (like
+        // OPS_MONITOR_NOW, a seam for tests; never needed in production).
+        if let Some(secs) = non_empty("OPS_MONITOR_HTTP_TIMEOUT")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .filter(|d| !d.is_zero() && *d <= HTTP_TIMEOUT)
+        {
+            ctx.http_timeout = secs;
+        }
         ctx.env_token = non_empty("TELEGRAM_BOT_TOKEN");
         ctx.env_vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
