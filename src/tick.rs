@@ -738,6 +738,24 @@ mod tests {
 
     const NOW: f64 = 1_795_262_400.0;
 
+    /// One pass of the tick `cli` describes, at noon, through `runner`.
+    fn pass_at_noon(cli: &Cli, runner: &Scripted, st: State) -> Result<Code> {
+        let Command::Tick(args) = &cli.command else {
+            panic!("a tick")
+        };
+        let g = &cli.global;
+        Tick {
+            files: Files::resolve(g.config_file.as_deref(), g.state_file.as_deref()),
+            global: g,
+            args,
+            clock: Clock::from_parts(NOW, 12, 0, 0),
+            started: Instant::now(),
+            runner,
+            dry: false,
+        }
+        .pass(st)
+    }
+
     #[test]
     fn a_pass_runs_the_queue_checks_statuses_and_a_start_and_records_them() {
         let dir = tempfile::tempdir().unwrap();
@@ -762,9 +780,6 @@ mod tests {
             state_path.to_str().unwrap(),
         ])
         .unwrap();
-        let Command::Tick(args) = &cli.command else {
-            panic!("a tick")
-        };
         let runner = Scripted::new()
             .answer(
                 "a",
@@ -777,16 +792,7 @@ mod tests {
         let mut st = State::default();
         st.queue
             .push(state::QueueItem::new("c", NOW, NOW, "after w".into()));
-        let tick = Tick {
-            files: Files::resolve(config.to_str(), state_path.to_str()),
-            global: &cli.global,
-            args,
-            clock: Clock::from_parts(NOW, 12, 0, 0),
-            started: Instant::now(),
-            runner: &runner,
-            dry: false,
-        };
-        assert_eq!(tick.pass(st).unwrap(), Code::Ok);
+        assert_eq!(pass_at_noon(&cli, &runner, st).unwrap(), Code::Ok);
 
         let mut asked = runner.asked();
         // The pool runs in any order; the start comes after every status.
@@ -840,21 +846,11 @@ mod tests {
                 "--config-file", config.to_str().unwrap(),
                 "--state-file", state_path.to_str().unwrap(),
             ]).unwrap();
-            let Command::Tick(args) = &cli.command else { panic!("a tick") };
             let runner = Scripted::new()
                 .answer("a", Which::Status, 0, r#"{"running":false,"completed":false}"#)
                 .answer("a", Which::Start, 0, "")
                 .answer("c", Which::Run, 0, "");
-            let tick = Tick {
-                files: Files::resolve(config.to_str(), state_path.to_str()),
-                global: &cli.global,
-                args,
-                clock: Clock::from_parts(NOW, 12, 0, 0),
-                started: Instant::now(),
-                runner: &runner,
-                dry: false,
-            };
-            let _ = tick.pass(st);
+            let _ = pass_at_noon(&cli, &runner, st);
             for asked in runner.asked() {
                 let allowed = [
                     ("a".to_string(), Which::Status),

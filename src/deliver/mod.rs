@@ -727,7 +727,7 @@ fn exchange(request: reqwest::blocking::RequestBuilder) -> Result<(u16, String),
 }
 
 /// An error and its causes on one line (`error sending request …: connection refused`).
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

@@ -186,19 +186,9 @@ pub(crate) fn http_client(
     builder.build().map_err(|e| error_text(e.without_url()))
 }
 
-/// An error and its causes on one line.
+/// An error and its causes on one line (one wording with delivery's).
 pub(crate) fn error_text(err: reqwest::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
+    crate::deliver::error_chain(&err)
 }
 
 /// A URL without its user and password, for output.

@@ -595,3 +595,37 @@ fn config_warnings_are_printed_when_the_config_changes_or_with_v() {
         .code(0)
         .stderr_has("polcy");
 }
+
+#[test]
+fn a_queue_of_twenty_thousand_items_is_trimmed_in_one_pass() {
+    let env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    let mut queue: Vec<Value> = (0..20_000)
+        .map(|i| {
+            json!({"id": format!("q{i}"), "jobId": "gone", "createdAt": NOON - 10.0,
+                   "notBefore": NOON - 10.0, "reason": "old", "status": "done", "attempt": 1})
+        })
+        .collect();
+    queue.push(
+        json!({"id": "keep", "jobId": "gone", "createdAt": NOON, "notBefore": NOON + 3600.0,
+        "reason": "later", "status": "pending", "attempt": 0}),
+    );
+    env.write(
+        "state/ops-monitor.json",
+        &json!({"version": 1, "jobs": {}, "queue": queue}).to_string(),
+    );
+    env.tick().code(0);
+    let st = env.state();
+    let queue = st["queue"].as_array().unwrap();
+    assert_eq!(queue.len(), 200, "the last 200 kept");
+    assert_eq!(
+        queue.last().unwrap()["id"],
+        json!("keep"),
+        "pending never dropped"
+    );
+    assert_eq!(
+        queue[0]["id"],
+        json!("q19801"),
+        "the oldest finished went first"
+    );
+}
