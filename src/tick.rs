@@ -460,7 +460,7 @@ impl Tick<'_> {
                 }
                 let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
                 let QueueVerdict::Run(job) = verdict else {
-                    queue_sections.push((i, rules::queue_refuse(&mut st.queue[i], &verdict, now)));
+                    queue_sections.push((i, rules::queue_refuse(&mut st.queue[i], &verdict)));
                     continue;
                 };
                 // SPEC §11: the item's own limit, else the job's, else 300 s.
