@@ -96,10 +96,13 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
             timeout_seconds,
         } => commands::stop(g, job, *allow_risk, *timeout_seconds),
         Command::Run {
+            job, dry_run: true, ..
+        } => commands::run_dry(g, job),
+        Command::Run {
             job,
-            dry_run,
             timeout_seconds,
-        } => commands::run(g, job, *dry_run, *timeout_seconds),
+            ..
+        } => commands::run(g, job, *timeout_seconds),
         Command::Approve { job, for_, note } => commands::approve(g, job, *for_, note.clone()),
         Command::Revoke { job } => commands::revoke(g, job),
         Command::Silence {
