@@ -636,7 +636,7 @@ impl Tick<'_> {
             to_start.iter().map(|_| None).collect()
         } else {
             runner::pool(&to_start, self.args.parallel as usize, |job| {
-                Some(self.runner.run(job, Which::Start, runner::START_TIMEOUT))
+                Some(self.runner.run(job, Which::Start, runner::start_timeout()))
             })
         };
         let mut started = to_start.iter().map(|j| j.id.as_str()).zip(started);
