@@ -527,6 +527,9 @@ impl Tick<'_> {
             }
         }
         queue_sections.sort_by_key(|(i, _)| *i);
+        // SPEC §11: a silence of the job holds back everything about it —
+        // its queued runs too (the item keeps the result; `logs` shows it).
+        queue_sections.retain(|(i, _)| !rules::silenced(&st.silences, &st.queue[*i].job_id, now));
         sections.extend(queue_sections.into_iter().map(|(_, s)| s));
         self.report_verifications(config, st, sections);
         st.trim_queue();

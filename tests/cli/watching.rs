@@ -629,3 +629,34 @@ fn a_queue_of_twenty_thousand_items_is_trimmed_in_one_pass() {
         "the oldest finished went first"
     );
 }
+
+#[test]
+fn a_silence_holds_back_the_sections_of_the_jobs_queued_runs() {
+    let env = TestEnv::new();
+    let check = env.script("check.sh", "echo 'ALERT: archive unreadable'; exit 2");
+    env.config(&config_with(json!([
+        {"id": "c", "kind": "one_shot_read", "risk": "read_only", "commands": {"run": [check]}},
+    ])));
+    let item = |id: &str| {
+        json!({"id": id, "jobId": "c", "createdAt": NOON, "notBefore": NOON,
+               "reason": "by hand", "status": "pending", "attempt": 0})
+    };
+    env.write(
+        "state/ops-monitor.json",
+        &json!({"version": 1, "jobs": {}, "queue": [item("q1")]}).to_string(),
+    );
+    env.run(&["silence", "c", "--for", "1h"]).code(0);
+    let run = env.tick();
+    run.code(0);
+    assert!(!run.stdout.contains("queued job failed"), "{}", run.stdout);
+    assert_eq!(
+        env.state()["queue"][0]["status"],
+        json!("failed"),
+        "the result is kept"
+    );
+    env.run(&["unsilence", "c"]).code(0);
+    let mut st = env.state();
+    st["queue"].as_array_mut().unwrap().push(item("q2"));
+    env.write("state/ops-monitor.json", &st.to_string());
+    env.tick().code(0).stdout_has("archive unreadable");
+}
