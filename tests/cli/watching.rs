@@ -660,3 +660,36 @@ fn a_silence_holds_back_the_sections_of_the_jobs_queued_runs() {
     env.write("state/ops-monitor.json", &st.to_string());
     env.tick().code(0).stdout_has("archive unreadable");
 }
+
+#[test]
+fn delivery_stops_at_the_ticks_budget_and_tries_the_rest_next_tick() {
+    let mut env = TestEnv::new();
+    // Accepts, reads, never answers.
+    let silent = testkit::RawServer::new(|_, stream: &mut std::net::TcpStream| {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        let _ = std::io::Write::flush(stream);
+    });
+    let mut config = config_with(json!([paused_job(&env)]));
+    config["defaults"]["notify"] = json!([
+        {"type": "webhook", "url": format!("{}/one", silent.url)},
+        {"type": "webhook", "url": format!("{}/two", silent.url)},
+        {"type": "webhook", "url": format!("{}/three", silent.url)},
+    ]);
+    env.config(&config);
+    // A 2 s request deadline through its test seam: a 3 s budget.
+    env.env("OPS_MONITOR_HTTP_TIMEOUT", "2");
+    let run = env.run(&["tick"]);
+    run.code(3)
+        .stderr_has("delivery budget of this tick (3 s) is used up");
+    let outbox = env.state()["outbox"].as_array().unwrap().clone();
+    assert_eq!(outbox.len(), 3, "every report kept");
+    let attempts: Vec<i64> = outbox
+        .iter()
+        .map(|e| e["attempts"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![1, 1, 0],
+        "the third was left for the next tick"
+    );
+}
