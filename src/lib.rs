@@ -1,7 +1,7 @@
 //! ops-monitor: watch long-running scripts on one host and report on them
 //! through Telegram (or another channel) without a language model in the loop.
 //!
-//! `main.rs` calls [`main_entry`]; everything else starts at [`run`], which
+//! `main.rs` calls [`main_entry`]; everything else starts at `run`, which
 //! hands each subcommand to its module. The modules split along what they
 //! own:
 //!
