@@ -1,14 +1,24 @@
 //! ops-monitor: watch long-running scripts on one host and report on them
 //! through Telegram (or another channel) without a language model in the loop.
 //!
-//! `main.rs` calls [`main_entry`]; everything else starts at [`run`], which
+//! `main.rs` calls [`main_entry`]; everything else starts at `run`, which
 //! hands each subcommand to its module. The modules split along what they
-//! own: the command line (`cli`), the job config (`config`), the state file
-//! (`state`), running a process (`process`) and a job's commands behind a
-//! seam (`runner`), the status contract (`status`), the pure decision rules
-//! and the safety policy (`rules`), the report text (`report`), text helpers (`text`), delivery
-//! (`deliver`, `outbox`), what a fleet's Prometheus and Alertmanager get
-//! (`fleet`), and the commands that orchestrate them (`tick`, `commands`). Every module is private: the binary is the interface.
+//! own:
+//!
+//! - input: the command line (`cli`), the job config (`config`), the state
+//!   file (`state`, with `atomic` for durable writes), the clock (`clock`),
+//!   where the files are (`paths`), Python's JSON reading (`pyjson`);
+//! - running things: a process (`process`), a job's commands behind a seam
+//!   (`runner`), the status contract (`status`), signals (`signals`);
+//! - deciding: the pure rules and the safety policy (`rules`);
+//! - saying: the report text (`report`), delivery (`deliver`, `outbox`),
+//!   secrets kept out of everything (`secrets`), printing that never panics
+//!   (`out`), text helpers (`text`), a fleet's Prometheus, Alertmanager and
+//!   dead-man's switch (`fleet`);
+//! - the commands: `tick`, `commands` (start, stop, run, gates, status,
+//!   logs, explain, outbox), `doctor`, `init`, `check`, `selftest`.
+//!
+//! Every module is private: the binary is the interface.
 
 mod atomic;
 mod check;
@@ -97,10 +107,13 @@ fn run(cli: Cli) -> anyhow::Result<Code> {
             timeout_seconds,
         } => commands::stop(g, job, *allow_risk, *timeout_seconds),
         Command::Run {
+            job, dry_run: true, ..
+        } => commands::run_dry(g, job),
+        Command::Run {
             job,
-            dry_run,
             timeout_seconds,
-        } => commands::run(g, job, *dry_run, *timeout_seconds),
+            ..
+        } => commands::run(g, job, *timeout_seconds),
         Command::Approve { job, for_, note } => commands::approve(g, job, *for_, note.clone()),
         Command::Revoke { job } => commands::revoke(g, job),
         Command::Silence {

@@ -182,17 +182,29 @@ pub fn render(section: &Section, lang: Lang, now: f64) -> String {
         Section::QueueFailed {
             name,
             id,
+            python_error: Some(e),
+            ..
+        } if lang == Lang::Zh => {
+            // The Python version's section for a run that raised.
+            lines.push("• ALERT: queued job error".into());
+            lines.push(format!("- job: {name} ({id})"));
+            lines.push(format!("- error: {e}"));
+        }
+        Section::QueueFailed {
+            name,
+            id,
             exit,
             error,
             output,
+            ..
         } => {
             lines.push("• ALERT: queued job failed".into());
             lines.push(format!("- job: {name} ({id})"));
             lines.push(format!("- exit: {exit}"));
-            if let Some(e) = error {
-                lines.push(format!("- error: {e}"));
-            }
             if lang == Lang::En {
+                if let Some(e) = error {
+                    lines.push(format!("- error: {e}"));
+                }
                 output_lines(output, &mut lines);
             }
         }
@@ -267,15 +279,15 @@ pub fn render(section: &Section, lang: Lang, now: f64) -> String {
     lines.join("\n")
 }
 
-/// What the Python version shows of a queued run: stdout, else stderr,
-/// trimmed, its first 800 characters.
+/// What the Python version shows of a queued run: its stdout tail, a
+/// newline, its stderr tail (each the last 800 characters), trimmed, that
+/// whole cut to its first 800 characters.
 fn python_output(o: &RunOutput) -> String {
-    let text = if o.stdout.trim().is_empty() {
-        o.stderr.trim()
-    } else {
-        o.stdout.trim()
-    };
-    text.chars().take(OUTPUT_CHARS).collect()
+    format!("{}\n{}", o.stdout, o.stderr)
+        .trim()
+        .chars()
+        .take(OUTPUT_CHARS)
+        .collect()
 }
 
 /// A run's output in English: the lines asking for attention first
@@ -444,7 +456,7 @@ fn render_job(j: &JobSection, lang: Lang, now: f64, lines: &mut Vec<String>) {
     }
     lines.extend(action_lines);
     if let Some(note) = j.autorun {
-        lines.push(format!("- AUTORUN: {}", autorun_text(note)));
+        lines.push(format!("- AUTORUN: {}", autorun_text(note, zh)));
     }
     if let Some(r) = j.resolved {
         let after = r
@@ -480,11 +492,15 @@ fn action_text(a: &Action, id: &str, now: f64) -> String {
     }
 }
 
-fn autorun_text(note: AutorunNote) -> String {
+/// The AUTORUN note; `python`: the Python version's words where they differ.
+fn autorun_text(note: AutorunNote, python: bool) -> String {
     match note {
         AutorunNote::Started => "started".into(),
         AutorunNote::StartFailed(code) => format!("start failed (exit={code})"),
+        AutorunNote::StartTimedOut if python => "start timeout".into(),
         AutorunNote::StartTimedOut => "start timed out".into(),
+        AutorunNote::StartError if python => "start error".into(),
+        AutorunNote::StartError => "start failed (could not start)".into(),
         AutorunNote::WouldStart => "would start (dry-run)".into(),
         AutorunNote::Suppressed => "suppressed (backoff)".into(),
         AutorunNote::Blocked => "blocked (risk != read_only)".into(),
@@ -670,6 +686,7 @@ mod tests {
             exit: 2,
             error: None,
             output: output.clone(),
+            python_error: None,
         };
         assert_eq!(
             render(&failed, Lang::En, 0.0),

@@ -21,6 +21,18 @@ use crate::text;
 
 /// Time limit of an automatic `start` (SPEC §5.2).
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// [`START_TIMEOUT`], or less when `OPS_MONITOR_START_TIMEOUT` (seconds)
+/// says so — a seam for the test of a start that outlives its limit, like
+/// `OPS_MONITOR_NOW`; never needed in production.
+pub fn start_timeout() -> Duration {
+    std::env::var("OPS_MONITOR_START_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|d| !d.is_zero() && *d < START_TIMEOUT)
+        .unwrap_or(START_TIMEOUT)
+}
 /// Time limit of a queued run when neither the item nor the job sets one
 /// (SPEC §11 "`after` entries").
 pub const QUEUED_RUN_TIMEOUT_SECONDS: f64 = 300.0;

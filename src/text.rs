@@ -20,13 +20,15 @@ pub fn tail(text: &str, max_chars: usize) -> String {
     if max_chars == 0 {
         return String::new();
     }
-    let text = text.trim_end();
+    // The Python version's `_tail`: strip, then the last N characters —
+    // a cut that starts with a blank keeps it.
+    let text = text.trim();
     let start = text
         .char_indices()
         .rev()
         .nth(max_chars - 1)
         .map_or(0, |(i, _)| i);
-    text[start..].trim().to_string()
+    text[start..].to_string()
 }
 
 /// The first `max` characters of `s`, followed by [`ELLIPSIS`] when cut.
@@ -198,7 +200,7 @@ mod tests {
     #[test]
     fn tail_counts_characters_and_trims() {
         assert_eq!(tail("  héllo wörld 你好\n\n", 4), "d 你好");
-        assert_eq!(tail("ab cd", 3), "cd");
+        assert_eq!(tail("ab cd", 3), " cd", "as Python's _tail cuts it");
         assert_eq!(tail("  short  ", 800), "short");
         assert_eq!(tail("你好世界", 2), "世界");
         assert_eq!(tail("abc", 0), "");

@@ -460,7 +460,7 @@ impl Tick<'_> {
                 }
                 let verdict = rules::queue_verdict(&st.queue[i], &config.jobs);
                 let QueueVerdict::Run(job) = verdict else {
-                    queue_sections.push((i, rules::queue_refuse(&mut st.queue[i], &verdict, now)));
+                    queue_sections.push((i, rules::queue_refuse(&mut st.queue[i], &verdict)));
                     continue;
                 };
                 // SPEC §11: the item's own limit, else the job's, else 300 s.
@@ -527,6 +527,9 @@ impl Tick<'_> {
             }
         }
         queue_sections.sort_by_key(|(i, _)| *i);
+        // SPEC §11: a silence of the job holds back everything about it —
+        // its queued runs too (the item keeps the result; `logs` shows it).
+        queue_sections.retain(|(i, _)| !rules::silenced(&st.silences, &st.queue[*i].job_id, now));
         sections.extend(queue_sections.into_iter().map(|(_, s)| s));
         self.report_verifications(config, st, sections);
         st.trim_queue();
@@ -636,7 +639,7 @@ impl Tick<'_> {
             to_start.iter().map(|_| None).collect()
         } else {
             runner::pool(&to_start, self.args.parallel as usize, |job| {
-                Some(self.runner.run(job, Which::Start, runner::START_TIMEOUT))
+                Some(self.runner.run(job, Which::Start, runner::start_timeout()))
             })
         };
         let mut started = to_start.iter().map(|j| j.id.as_str()).zip(started);

@@ -223,6 +223,19 @@ fn pid_to_signal(job: &Job, id: &str) -> Result<i32> {
     i32::try_from(pid).map_err(|_| fail(Code::Failed, format!("stop {id}: pid {pid} out of range")))
 }
 
+/// `run JOB --dry-run`: what would run, where — after the kind and risk
+/// refusals (the approval is judged only by a real run, under the lock).
+/// Nothing is run or written.
+pub fn run_dry(g: &Global, id: &str) -> Result<Code> {
+    let files = files(g)?;
+    let config = load_config(&files, false)?;
+    let job = find_job(&config, id)?;
+    safety::may_run(job, &config.jobs, safety::Approved::ByConfig).map_err(refused)?;
+    let argv = job.command("run").unwrap_or_default();
+    outln!("run {id}: would run {argv:?} in {}", job.cwd.display());
+    Ok(Code::Ok)
+}
+
 /// `run JOB`, in two phases (SPEC §6, §8, §11). Phase 1, under the lock:
 /// the approval is judged and a grant is used up, and the run is recorded
 /// as started (`runInProgress`) — saved before the command starts, so a
@@ -232,20 +245,12 @@ fn pid_to_signal(job: &Job, id: &str) -> Result<i32> {
 /// `after` entries are recorded under the lock, waiting as long as it takes.
 /// A SIGHUP does not stop a write job: it is waited for and recorded, and
 /// the exit code is the job's.
-pub fn run(g: &Global, id: &str, dry_run: bool, timeout: f64) -> Result<Code> {
+pub fn run(g: &Global, id: &str, timeout: f64) -> Result<Code> {
     let files = files(g)?;
     let config = load_config(&files, false)?;
     learn_tokens(&config, &files);
     let job = find_job(&config, id)?;
-    // The approval is judged again under the lock below; this first look
-    // only lets kind and risk refusals come before a dry run's answer.
-    safety::may_run(job, &config.jobs, safety::Approved::ByConfig).map_err(refused)?;
     let limit = seconds(timeout)?;
-    if dry_run {
-        let argv = job.command("run").unwrap_or_default();
-        outln!("run {id}: would run {argv:?} in {}", job.cwd.display());
-        return Ok(Code::Ok);
-    }
     signals::install();
     let write = job.kind == Kind::OneShotWrite;
     let now = Clock::read().now;

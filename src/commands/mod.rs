@@ -18,7 +18,7 @@ use anyhow::Result;
 
 pub use explain::{decision_text, explain};
 pub use grants::{approve, revoke, silence};
-pub use manual::{run, start, stop};
+pub use manual::{run, run_dry, start, stop};
 pub use outbox::run as outbox;
 pub use show::logs;
 pub use status::status;

@@ -101,6 +101,9 @@ pub struct Context {
     pub cwd: PathBuf,
     /// Waits out a short `429` ([`std::thread::sleep`] unless a test swaps it).
     pub pause: Pause,
+    /// When the context was made: the tick's delivery budget counts from
+    /// here (SPEC §11, [`Context::budget_left`]).
+    pub started: std::time::Instant,
 }
 
 impl fmt::Debug for Context {
@@ -124,11 +127,19 @@ impl fmt::Debug for Context {
             .field("host", &self.host)
             .field("cwd", &self.cwd)
             .field("pause", &"<fn>")
+            .field("started", &self.started)
             .finish()
     }
 }
 
 impl Context {
+    /// Whether the delivery budget of one tick (SPEC §11: 30 s in all —
+    /// one and a half request deadlines) has time left; what is not tried
+    /// by then is tried on the next tick.
+    pub fn budget_left(&self) -> bool {
+        self.started.elapsed() < self.http_timeout.mul_f64(delivery::BUDGET_IN_DEADLINES)
+    }
+
     /// A context that reads nothing from the environment: no `PATH` (so no
     /// `openclaw` CLI), the official Bot API (or the config's `apiRoot`), no
     /// token from the environment, the OpenClaw home being the config's
@@ -156,6 +167,7 @@ impl Context {
             host: hostname(),
             cwd: PathBuf::from("/"),
             pause: Arc::new(std::thread::sleep),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -239,6 +251,7 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
     let mut failed_channels = HashSet::new();
     let mut kept = Vec::new();
     let mut delivered = 0;
+    let mut over_budget = false;
     for mut entry in waiting {
         if signals::received().is_some() {
             // Stopping (SPEC §8): nothing more is tried; all stays kept.
@@ -260,6 +273,20 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
         };
         entry.channel_gone = false;
         if failed_channels.contains(&entry.channel) || !entry.is_due(now) {
+            kept.push(entry);
+            continue;
+        }
+        if !ctx.budget_left() {
+            if !over_budget {
+                over_budget = true;
+                session.notices.push(format!(
+                    "outbox: the delivery budget of this tick ({:.0} s) is used up; \
+                     the rest is tried on the next tick",
+                    ctx.http_timeout
+                        .mul_f64(delivery::BUDGET_IN_DEADLINES)
+                        .as_secs_f64()
+                ));
+            }
             kept.push(entry);
             continue;
         }

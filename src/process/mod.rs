@@ -127,9 +127,13 @@ pub struct Output {
 impl Output {
     /// The exit code as the SPEC prints it (`exit=N`): the code, or -1 when
     /// there is none (timed out, signalled, not started).
+    /// The exit code as the state records it: a command killed by a
+    /// signal has `-N` (SPEC §5.4, as Python's `returncode`); one that did
+    /// not exit (not started, timed out, interrupted) `-1`.
     pub fn exit_code(&self) -> i32 {
         match self.ending {
             Ending::Exited(c) => c,
+            Ending::Signaled(s) => -s,
             _ => -1,
         }
     }

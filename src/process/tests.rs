@@ -203,7 +203,7 @@ fn missing_cwd_fails_to_start_naming_it() {
 fn killed_by_its_own_signal() {
     let out = run_sh("echo before; kill -9 $$");
     assert_eq!(out.ending, Ending::Signaled(9));
-    assert_eq!(out.exit_code(), -1);
+    assert_eq!(out.exit_code(), -9, "as Python's returncode");
     assert_eq!(out.stdout, "before\n");
 }
 

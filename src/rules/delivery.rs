@@ -10,6 +10,11 @@ pub const BACKOFF_FIRST_SECONDS: f64 = 60.0;
 /// Retries never wait longer than this, a `429`'s `retry_after` included.
 pub const BACKOFF_MAX_SECONDS: f64 = 3600.0;
 
+/// Delivery within one tick gets this many request deadlines in all (1.5 ×
+/// 20 s = SPEC §11's 30 s); what is not tried by then waits for the next
+/// tick, so a dead network never holds the lock for minutes.
+pub const BUDGET_IN_DEADLINES: f64 = 1.5;
+
 /// A `429` asking to wait at most this long is waited out once, in place.
 pub const SHORT_RETRY_AFTER_SECONDS: f64 = 10.0;
 

@@ -64,6 +64,30 @@ pub fn progress_entries(progress: Option<&Progress>) -> Vec<(String, PyValue)> {
         .collect()
 }
 
+/// The progress key the last routine report showed: `lastReportedProgressKey`
+/// (`""`: none) — unless the Python version wrote the state, or reported
+/// since this port's last decision (it keeps the key but does not update
+/// it); then the key it last saw, as it reports every progress change it
+/// sees.
+fn reported_progress_key(prev: &JobState) -> Option<&str> {
+    let python_reported_since = match (prev.last_report_at, &prev.last_decision) {
+        (Some(report), Some(d)) => report > d.at,
+        _ => false,
+    };
+    match prev.last_reported_progress_key.as_deref() {
+        Some(_) if python_reported_since => prev
+            .last_seen
+            .as_ref()
+            .and_then(|l| l.progress_key.as_deref()),
+        Some("") => None,
+        Some(k) => Some(k),
+        None => prev
+            .last_seen
+            .as_ref()
+            .and_then(|l| l.progress_key.as_deref()),
+    }
+}
+
 /// SPEC §5.1: the stall a status shows against the stored progress — the
 /// same progress key for `stallSeconds` or longer while running — if any.
 pub fn stall_of(job: &Job, prev: &JobState, s: &Status, now: f64) -> Option<Stall> {
@@ -128,6 +152,19 @@ fn problem_age(st: &JobState, now: f64) -> Option<f64> {
     st.problem.as_ref().map(|p| (now - p.since).max(0.0))
 }
 
+/// How long the problem of `prev` has lasted at `now` — for a state the
+/// Python version wrote (no problem recorded), a stall since the last
+/// progress change, anything else since it was reported.
+fn problem_age_of(prev: &JobState, problem: Problem, now: f64) -> Option<f64> {
+    problem_age(prev, now).or_else(|| {
+        let since = match problem {
+            Problem::Stalled => prev.last_progress_at.or(prev.last_anomaly_report_at),
+            _ => prev.last_anomaly_report_at,
+        }?;
+        Some((now - since).max(0.0))
+    })
+}
+
 /// SPEC §5.1–§5.3 for one enabled long job: new state and, if it is to be
 /// reported, its section. `note` is what automatic resume did this tick;
 /// `silence` is when a silence of the job ends, if one holds now. The new
@@ -161,10 +198,13 @@ fn decide_unknown(
         seen.unknown = true;
     }
     record_problem(&mut st, prev, Problem::Unknown, now);
+    // The key the Python version writes for a status it could not read (it
+    // takes the job for paused, with `level: alert` and the reason as its
+    // message), so a switch in either direction is not a new anomaly.
     let key = anomaly_key(
-        Value::Null,
-        Value::Null,
-        Some("unknown"),
+        Value::Bool(false),
+        Value::Bool(false),
+        None,
         Some("alert"),
         Some(msg),
         None,
@@ -250,6 +290,7 @@ fn start_failure_reason(st: &JobState, note: AutorunNote) -> String {
         .or_else(|| from(|r| &r.stdout_tail))
         .unwrap_or_else(|| match note {
             AutorunNote::StartTimedOut => "timed out, no output".to_string(),
+            AutorunNote::StartError => "the command could not be started".to_string(),
             AutorunNote::StartFailed(code) => format!("exit={code}, no output"),
             _ => "no output".to_string(),
         })
@@ -306,7 +347,8 @@ fn decide_known(
                 })),
             )
         } else {
-            (s.level.map(Level::as_str), s.message.clone())
+            // The level as the status wrote it: the Python version's key.
+            (s.level_text.as_deref(), s.message.clone())
         };
     let key = anomaly_key(
         Value::Bool(s.running),
@@ -318,26 +360,40 @@ fn decide_known(
     );
 
     // What changed since the last tick.
-    let level_now = s
-        .level
-        .filter(|l| *l != Level::Ok)
-        .map(|l| l.as_str().to_string());
+    let level_now = s.level.unwrap_or(Level::Ok);
     let state_changed = match &prev.last_seen {
         None => true,
         Some(seen) => {
             seen.running != s.running
                 || seen.completed != s.completed
                 || seen.unknown
-                || seen.level != level_now
+                // A lastSeen without `level` was written by the Python
+                // version, which does not track it: no change to report.
+                || seen
+                    .level
+                    .as_deref()
+                    .is_some_and(|l| Level::read(l) != level_now)
         }
     } || prev.change_held_at.is_some();
-    let completed_due = s.completed && prev.reported_completed != Some(true);
-    let progress_changed = prev.last_reported_progress_key != s.progress_key;
+    // A `reportedCompleted` left from an earlier completion (the Python
+    // version never clears it; this port does once the job runs again)
+    // does not swallow a new one.
+    let completion_reported = prev.reported_completed == Some(true)
+        && prev.last_seen.as_ref().is_none_or(|l| l.completed);
+    let completed_due = s.completed && !completion_reported;
+    let progress_changed = reported_progress_key(prev) != s.progress_key.as_deref();
     let cadence_due = now >= why::cadence_due_at(job, prev);
+    // SPEC §5.3: every reportEverySeconds, when progress changed since the
+    // last report, or the status carries none (the periodic "still
+    // running"), or onlyOnChange is off; reportEverySeconds 0: no periodic
+    // report — every progress change with onlyOnChange, nothing without.
     let routine_due = s.running
         && policy.report_while_running
-        && cadence_due
-        && (progress_changed || !policy.only_on_change);
+        && if policy.report_every_seconds == 0.0 {
+            policy.only_on_change && s.progress_key.is_some() && progress_changed
+        } else {
+            cadence_due && (progress_changed || s.progress_key.is_none() || !policy.only_on_change)
+        };
     let is_anomaly_due = anomaly && anomaly_due(job, prev, &key, now);
     let repeat = anomaly && same_anomaly(prev, &key);
     let autorun_due = note.is_some_and(AutorunNote::is_action);
@@ -352,7 +408,7 @@ fn decide_known(
         } else {
             problem_of(prev).map(|problem| Resolved {
                 problem,
-                after: problem_age(prev, now),
+                after: problem_age_of(prev, problem, now),
             })
         };
     let change_due = state_changed || completed_due;
@@ -404,7 +460,7 @@ fn decide_known(
     if note.is_some_and(AutorunNote::attempted_start) {
         st.last_auto_resume_at = Some(now);
     }
-    if !s.completed {
+    if !s.completed || !completion_reported {
         st.reported_completed = None;
     }
     match problem {
@@ -433,7 +489,9 @@ fn decide_known(
         completed: s.completed,
         progress_key: s.progress_key.clone(),
         stop_reason: s.stop_reason.clone(),
-        level: level_now,
+        // Always written, so a lastSeen without it is known to be the
+        // Python version's.
+        level: Some(level_now.as_str().to_string()),
         unknown: false,
         extra: prev
             .last_seen
@@ -442,6 +500,9 @@ fn decide_known(
             .unwrap_or_default(),
     });
     st.last_decision = Some(why::decision(now, reported, rule, until));
+    // Kept as this port reads it, so later ticks no longer guess.
+    st.last_reported_progress_key =
+        Some(reported_progress_key(prev).unwrap_or_default().to_string());
 
     if !reported {
         return JobOutcome {
@@ -450,7 +511,9 @@ fn decide_known(
         };
     }
     st.last_report_at = Some(now);
-    st.last_reported_progress_key = s.progress_key.clone();
+    // "" = reported without progress; absent = a state the Python version
+    // wrote (see `reported_progress_key`).
+    st.last_reported_progress_key = Some(s.progress_key.clone().unwrap_or_default());
     st.change_held_at = None;
     if s.completed {
         st.reported_completed = Some(true);

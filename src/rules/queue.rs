@@ -31,9 +31,10 @@ pub fn queue_verdict<'a>(item: &QueueItem, jobs: &'a [Job]) -> QueueVerdict<'a> 
 }
 
 /// Apply a verdict that needs no run (missing, blocked) to the item.
-pub fn queue_refuse(item: &mut QueueItem, verdict: &QueueVerdict, now: f64) -> Section {
+/// The item is not run, so no run time is recorded (as the Python version
+/// records none).
+pub fn queue_refuse(item: &mut QueueItem, verdict: &QueueVerdict) -> Section {
     item.status = QueueStatus::Blocked;
-    item.last_run_at = Some(now);
     match verdict {
         QueueVerdict::Blocked(job) => {
             item.last_error = Some(format!(
@@ -91,10 +92,67 @@ pub fn queue_finish(item: &mut QueueItem, job: &Job, out: &Output, now: f64) -> 
             name: job.name.clone(),
             id: job.id.clone(),
             exit: out.exit_code(),
-            error: error.filter(|_| !matches!(out.ending, Ending::Exited(_))),
+            error: error.filter(|_| !matches!(out.ending, Ending::Exited(_) | Ending::Signaled(_))),
             output,
+            python_error: python_error(job, out),
         })
     }
+}
+
+/// What the Python version says of a queued run that raised: the text of
+/// its `TimeoutExpired` or `OSError`.
+fn python_error(job: &Job, out: &Output) -> Option<String> {
+    let argv = job.command("run").unwrap_or_default();
+    let program = argv.first().map_or("", String::as_str);
+    match &out.ending {
+        Ending::TimedOut => {
+            let list: Vec<String> = argv.iter().map(|a| python_repr(a)).collect();
+            Some(format!(
+                "Command '[{}]' timed out after {} seconds",
+                list.join(", "),
+                out.limit.as_secs()
+            ))
+        }
+        Ending::FailedToStart(why) => {
+            // `<what>: <strerror> (os error N)`, as the process layer words it.
+            let (left, code) = why.rsplit_once(" (os error ")?;
+            let code = code.strip_suffix(')')?;
+            let (what, message) = left.rsplit_once(": ")?;
+            let file = what.strip_prefix("cwd ").unwrap_or(program);
+            Some(format!("[Errno {code}] {message}: {}", python_repr(file)))
+        }
+        _ => None,
+    }
+}
+
+/// Python's `repr()` of a string: single quotes (double when it holds a
+/// single quote and no double one), backslash escapes.
+fn python_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
 }
 
 fn item_output(item: &QueueItem) -> RunOutput {

@@ -27,8 +27,12 @@ pub enum Autorun {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AutorunNote {
     Started,
+    /// Exited non-zero, or killed by a signal (`-N`).
     StartFailed(i32),
     StartTimedOut,
+    /// The start command could not be started (missing program, no
+    /// permission, no `cwd`).
+    StartError,
     WouldStart,
     Suppressed,
     Blocked,
@@ -40,6 +44,7 @@ impl AutorunNote {
         match out.ending {
             Ending::Exited(0) => AutorunNote::Started,
             Ending::TimedOut => AutorunNote::StartTimedOut,
+            Ending::FailedToStart(_) => AutorunNote::StartError,
             _ => AutorunNote::StartFailed(out.exit_code()),
         }
     }
@@ -53,14 +58,17 @@ impl AutorunNote {
     pub(super) fn attempted_start(self) -> bool {
         matches!(
             self,
-            AutorunNote::Started | AutorunNote::StartFailed(_) | AutorunNote::StartTimedOut
+            AutorunNote::Started
+                | AutorunNote::StartFailed(_)
+                | AutorunNote::StartTimedOut
+                | AutorunNote::StartError
         )
     }
 
     pub(super) fn start_failed(self) -> bool {
         matches!(
             self,
-            AutorunNote::StartFailed(_) | AutorunNote::StartTimedOut
+            AutorunNote::StartFailed(_) | AutorunNote::StartTimedOut | AutorunNote::StartError
         )
     }
 }
@@ -242,6 +250,10 @@ pub enum Section {
         exit: i32,
         error: Option<String>,
         output: RunOutput,
+        /// A run that timed out or could not start, in the words of the
+        /// Python version's exception (its Chinese report shows
+        /// `queued job error` with them).
+        python_error: Option<String>,
     },
     /// The queued run that verifies a write job (SPEC §5.4): always reported.
     Verification {

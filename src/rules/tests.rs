@@ -561,7 +561,7 @@ fn queue_verdicts() {
     assert_eq!(queue_verdict(&item("gone"), &jobs), QueueVerdict::Missing);
 
     let mut it = item("gone");
-    let s = queue_refuse(&mut it, &QueueVerdict::Missing, T0);
+    let s = queue_refuse(&mut it, &QueueVerdict::Missing);
     assert_eq!(it.status, QueueStatus::Blocked);
     assert_eq!(
         s,

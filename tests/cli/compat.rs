@@ -39,17 +39,21 @@ fn zh_tick(env: &mut TestEnv, now: f64, extra: &[&str]) -> Run {
     run
 }
 
-/// The keys the Python version wrote must hold the same values in ours.
+/// The keys the Python version wrote must hold the same values in ours
+/// (inside an object, its keys; ours may hold new ones beside them, such
+/// as `lastSeen.level`).
 fn assert_python_keys_match(ours: &Value, python: &Value) {
-    let py_jobs = python["jobs"].as_object().unwrap();
-    for (id, py_job) in py_jobs {
-        for (key, py_value) in py_job.as_object().unwrap() {
-            assert_eq!(
-                &ours["jobs"][id][key], py_value,
-                "jobs.{id}.{key} differs from the Python version's"
-            );
+    fn same(ours: &Value, python: &Value, at: &str) {
+        match python {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    same(&ours[k], v, &format!("{at}.{k}"));
+                }
+            }
+            _ => assert_eq!(ours, python, "{at} differs from the Python version's"),
         }
     }
+    same(&ours["jobs"], &python["jobs"], "jobs");
     assert_eq!(ours["version"], 1);
 }
 
@@ -220,4 +224,71 @@ fn a_python_valid_state_with_odd_fields_is_used_named_once_and_kept() {
     env.at(t + 900.0);
     env.tick().code(0).stdout_has("AUTORUN: started");
     assert_eq!(env.read("starts.log"), "started\n");
+}
+
+/// Issue 9, item 7, going back and forth: a report this port could not
+/// deliver waits in the outbox; the Python version runs for a while and
+/// keeps the outbox as it is (recorded: `state_port_outbox_kept`); when this
+/// port runs again two days later it delivers the kept report marked with
+/// the date and time it was written — never as if it were new.
+#[test]
+fn a_report_kept_while_python_ran_is_delivered_later_marked_delayed() {
+    let case = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/python-reference/cases/state_port_outbox_kept");
+    let python_state = fs::read_to_string(case.join("tick1.state.json")).unwrap();
+    let recorded_before: Value =
+        serde_json::from_str(&fs::read_to_string(case.join("state.json")).unwrap()).unwrap();
+    let after_python: Value = serde_json::from_str(&python_state).unwrap();
+    assert_eq!(
+        after_python["outbox"], recorded_before["outbox"],
+        "the Python version keeps the outbox"
+    );
+
+    let server = testkit::Server::start();
+    let mut env = TestEnv::new();
+    env.env("OPS_MONITOR_TELEGRAM_API", &server.url);
+    let root = env.root().display().to_string();
+    env.write(
+        "openclaw.json",
+        &fs::read_to_string(case.join("files/openclaw.json")).unwrap(),
+    );
+    env.write(
+        "ops-jobs.json",
+        &fs::read_to_string(case.join("config.json"))
+            .unwrap()
+            .replace("CASE_DIR", &root),
+    );
+    env.script(
+        "status.sh",
+        r#"echo '{"running": true, "completed": false, "pid": 4242}'"#,
+    );
+    env.write(
+        "state/ops-monitor.json",
+        &python_state.replace("CASE_DIR", &root),
+    );
+    // Two days after the report was written; the job runs again meanwhile.
+    env.at(1_795_262_400.5 + 2.0 * 86_400.0);
+    env.run(&["tick", "--lang", "zh"]).code(0);
+    let texts: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert_eq!(
+        texts[0],
+        "🛠️ Ops 快报（12:00:00） (written 2026-11-21 12:00, delayed)\n\n• j1 (j1, long_running_read)\n- 状态: paused stopReason=exited\n- ACTION REQUIRED: 需要你确认下一步（或启用 autoResume）",
+        "the kept report, with the time it was written"
+    );
+    assert!(
+        texts[1].starts_with("🛠️ Ops 快报（12:00:00）\n"),
+        "{}",
+        texts[1]
+    );
+    assert!(
+        texts[1].contains("- 状态: running (pid=4242)"),
+        "{}",
+        texts[1]
+    );
+    assert!(env.state().get("outbox").is_none(), "delivered, once");
 }

@@ -10,9 +10,11 @@ use serde_json::json;
 use crate::util::{config_with, Run, TestEnv};
 
 /// Wait until `rel` exists in the test folder.
+/// Wait until `rel` holds a whole line: the shell creates the file before it
+/// writes to it, so existing is not enough to read a pid from it.
 fn wait_for(env: &TestEnv, rel: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !env.path(rel).exists() {
+    while !env.read(rel).ends_with('\n') {
         assert!(Instant::now() < deadline, "{rel} never appeared");
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -629,3 +629,67 @@ fn a_queue_of_twenty_thousand_items_is_trimmed_in_one_pass() {
         "the oldest finished went first"
     );
 }
+
+#[test]
+fn a_silence_holds_back_the_sections_of_the_jobs_queued_runs() {
+    let env = TestEnv::new();
+    let check = env.script("check.sh", "echo 'ALERT: archive unreadable'; exit 2");
+    env.config(&config_with(json!([
+        {"id": "c", "kind": "one_shot_read", "risk": "read_only", "commands": {"run": [check]}},
+    ])));
+    let item = |id: &str| {
+        json!({"id": id, "jobId": "c", "createdAt": NOON, "notBefore": NOON,
+               "reason": "by hand", "status": "pending", "attempt": 0})
+    };
+    env.write(
+        "state/ops-monitor.json",
+        &json!({"version": 1, "jobs": {}, "queue": [item("q1")]}).to_string(),
+    );
+    env.run(&["silence", "c", "--for", "1h"]).code(0);
+    let run = env.tick();
+    run.code(0);
+    assert!(!run.stdout.contains("queued job failed"), "{}", run.stdout);
+    assert_eq!(
+        env.state()["queue"][0]["status"],
+        json!("failed"),
+        "the result is kept"
+    );
+    env.run(&["unsilence", "c"]).code(0);
+    let mut st = env.state();
+    st["queue"].as_array_mut().unwrap().push(item("q2"));
+    env.write("state/ops-monitor.json", &st.to_string());
+    env.tick().code(0).stdout_has("archive unreadable");
+}
+
+#[test]
+fn delivery_stops_at_the_ticks_budget_and_tries_the_rest_next_tick() {
+    let mut env = TestEnv::new();
+    // Accepts, reads, never answers.
+    let silent = testkit::RawServer::new(|_, stream: &mut std::net::TcpStream| {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        let _ = std::io::Write::flush(stream);
+    });
+    let mut config = config_with(json!([paused_job(&env)]));
+    config["defaults"]["notify"] = json!([
+        {"type": "webhook", "url": format!("{}/one", silent.url)},
+        {"type": "webhook", "url": format!("{}/two", silent.url)},
+        {"type": "webhook", "url": format!("{}/three", silent.url)},
+    ]);
+    env.config(&config);
+    // A 2 s request deadline through its test seam: a 3 s budget.
+    env.env("OPS_MONITOR_HTTP_TIMEOUT", "2");
+    let run = env.run(&["tick"]);
+    run.code(3)
+        .stderr_has("delivery budget of this tick (3 s) is used up");
+    let outbox = env.state()["outbox"].as_array().unwrap().clone();
+    assert_eq!(outbox.len(), 3, "every report kept");
+    let attempts: Vec<i64> = outbox
+        .iter()
+        .map(|e| e["attempts"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![1, 1, 0],
+        "the third was left for the next tick"
+    );
+}
