@@ -81,8 +81,11 @@ export OPENCLAW_HOME=$out/home
 unset OPS_MONITOR_CONFIG OPS_MONITOR_STATE OPENCLAW_CONFIG_PATH
 
 # The status each generated job prints: a running job with a little progress,
-# the common case. The floor runs exactly this.
-status_json='{"running": true, "completed": false, "progress": {"done": 1, "total": 10}}'
+# the common case. The floor runs exactly this. The progress is the shell's
+# pid, new on every run, so every job's progress changes on every tick and
+# (with reportEverySeconds 0 and onlyOnChange on: "every progress change")
+# every job is reported on every tick — the worst case.
+status_json='{"running": true, "completed": false, "progress": {"done": '"'"'$$'"'"', "total": 10}}'
 trivial_script="echo '$status_json'"
 sleepy_script="sleep 0.1; echo '$status_json'"
 
@@ -94,8 +97,9 @@ json_string() {
 
 # gen_config FILE N SCRIPT: N enabled long_running_read jobs whose status runs
 # SCRIPT with /bin/sh -c. Every job is reported on every tick (no quiet hours,
-# no minimum interval, not only on change): the tick builds and prints its
-# largest report, the worst case for a tick with nothing to start.
+# no periodic interval, a report on every progress change, and the progress
+# changes every run): the tick builds and prints its largest report, the
+# worst case for a tick with nothing to start.
 gen_config() {
     local file=$1 n=$2 script i sep=
     script=$(json_string "$3")
@@ -103,14 +107,12 @@ gen_config() {
         printf '{\n  "version": 1,\n'
         printf '  "defaults": {\n'
         printf '    "quietHours": {"start": "00:00", "end": "00:00"},\n'
-        printf '    "reportEverySeconds": 0,\n'
-        printf '    "stallSeconds": 0,\n'
         printf '    "autoResume": false\n'
         printf '  },\n  "jobs": [\n'
         for ((i = 1; i <= n; i++)); do
             printf '%s    {"id": "job-%04d", "kind": "long_running_read", "risk": "read_only", "enabled": true, "cwd": ".", ' "$sep" "$i"
             printf '"commands": {"start": ["/bin/true"], "status": ["/bin/sh", "-c", %s]}, ' "$script"
-            printf '"policy": {"onlyOnChange": false}}'
+            printf '"policy": {"reportEverySeconds": 0, "onlyOnChange": true, "stallSeconds": 0}}'
             sep=$',\n'
         done
         printf '\n  ]\n}\n'

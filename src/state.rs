@@ -128,7 +128,8 @@ pub struct Decision {
     pub at: f64,
     pub reported: bool,
     pub rule: String,
-    #[serde(default)]
+    /// Left out when there is none: the state stays small (~400 B a job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<f64>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
