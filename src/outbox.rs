@@ -168,7 +168,30 @@ impl Outbox {
     /// Entries that later ticks will try again: all but those whose channel
     /// left the config (SPEC §11: only these set `tick`'s exit 3).
     pub fn retried(&self) -> usize {
-        self.entries.iter().filter(|e| !e.channel_gone).count()
+        self.entries
+            .iter()
+            .filter(|e| !e.channel_gone && e.refused.is_none())
+            .count()
+    }
+
+    /// Refusals no report has said yet — one (label, error) per channel —
+    /// now marked as said (SPEC §7: reported once).
+    pub fn untold_refusals(&mut self) -> Vec<(String, String)> {
+        let mut told: Vec<(String, String)> = Vec::new();
+        let mut channels: Vec<String> = Vec::new();
+        for e in &mut self.entries {
+            let Some(r) = e.refused.as_mut() else {
+                continue;
+            };
+            if !r.told {
+                r.told = true;
+                if !channels.contains(&e.channel) {
+                    channels.push(e.channel.clone());
+                    told.push((e.label.clone(), e.last_error.clone().unwrap_or_default()));
+                }
+            }
+        }
+        told
     }
 
     /// Order the entries oldest first (stable, so entries made at the same
@@ -265,6 +288,11 @@ pub struct OutboxMessage {
     /// Telegram parts already delivered of a report split in several.
     #[serde(default, skip_serializing_if = "is_zero_parts")]
     pub parts_sent: usize,
+    /// The channel answered that this can never succeed as it is (a 4xx
+    /// other than 429): kept, but not tried again until the delivery
+    /// settings change (SPEC §7, §11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Refused>,
     /// Keys this version does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -280,6 +308,18 @@ fn is_false(b: &bool) -> bool {
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// A refusal on record: when, under which delivery settings (a fingerprint
+/// of the job config, the OpenClaw config and the token), and whether a
+/// report has said so yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refused {
+    pub at: f64,
+    pub settings: String,
+    #[serde(default)]
+    pub told: bool,
 }
 
 impl OutboxMessage {
@@ -313,6 +353,7 @@ impl OutboxMessage {
             last_error: None,
             next_attempt_at: now,
             parts_sent: 0,
+            refused: None,
             extra: Map::new(),
         }
     }

@@ -253,6 +253,15 @@ pub fn render(section: &Section, lang: Lang, now: f64) -> String {
                 ));
             }
         }
+        Section::DeliveryRefused { label, error } => {
+            lines.push(format!("• ALERT: delivery refused — {label}"));
+            lines.push(format!("- error: {error}"));
+            lines.push(
+                "- kept in the outbox; tried again once the config, the OpenClaw config or the \
+                 token changes (ops-monitor outbox)"
+                    .into(),
+            );
+        }
         Section::SaveFailed { error } => {
             lines.push("• ALERT: the state could not be saved — nothing was started".into());
             lines.push(format!("- error: {error}"));

@@ -127,7 +127,7 @@ pub const KEY_CHARS: usize = 2000;
 
 /// FNV-1a, 64 bits: a fixed, documented hash (not std's, whose output may
 /// change between Rust releases), so stored keys stay comparable.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })

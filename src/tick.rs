@@ -175,6 +175,10 @@ impl Tick<'_> {
         let mut notices = Vec::new();
         if self.delivers() && !st.outbox.is_empty() {
             notices.extend(deliver::flush_outbox(&mut st.outbox, &ctx, now).notices);
+            // A refusal is said once, in this report (SPEC §7).
+            for (label, error) in st.outbox.untold_refusals() {
+                sections.insert(0, Section::DeliveryRefused { label, error });
+            }
         }
 
         // With the last good config the tick only watches: nothing is

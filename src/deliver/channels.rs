@@ -68,11 +68,17 @@ fn webhook(
         Ok(())
     } else {
         let body = snippet(&body, 200);
-        Err(Failure::new(if body.is_empty() {
+        let error = if body.is_empty() {
             format!("webhook HTTP {status}")
         } else {
             format!("webhook HTTP {status}: {body}")
-        }))
+        };
+        // SPEC §11: a 4xx other than 429 will not succeed as it is.
+        Err(if (400..500).contains(&status) && status != 429 {
+            Failure::refused(error)
+        } else {
+            Failure::new(error)
+        })
     }
 }
 

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,6 +101,8 @@ pub struct Context {
     pub cwd: PathBuf,
     /// Waits out a short `429` ([`std::thread::sleep`] unless a test swaps it).
     pub pause: Pause,
+    /// The job config the channels came from, for [`Context::settings_print`].
+    pub job_config: Option<PathBuf>,
     /// When the context was made: the tick's delivery budget counts from
     /// here (SPEC §11, [`Context::budget_left`]).
     pub started: std::time::Instant,
@@ -128,11 +130,29 @@ impl fmt::Debug for Context {
             .field("cwd", &self.cwd)
             .field("pause", &"<fn>")
             .field("started", &self.started)
+            .field("job_config", &self.job_config)
             .finish()
     }
 }
 
 impl Context {
+    /// A fingerprint of what delivery depends on — the job config, the
+    /// OpenClaw config and the token in the environment: a refused message
+    /// is tried again only once it changed (SPEC §7).
+    pub fn settings_print(&self) -> String {
+        let read = |p: Option<&Path>| p.and_then(|p| std::fs::read(p).ok()).unwrap_or_default();
+        // The channels as configured (headers included: a new key is a
+        // change), then the files they and the token come from.
+        let mut bytes = serde_json::to_vec(&self.channels).unwrap_or_default();
+        bytes.push(0);
+        bytes.extend(read(self.job_config.as_deref()));
+        bytes.push(0);
+        bytes.extend(read(Some(&self.openclaw_config)));
+        bytes.push(0);
+        bytes.extend(self.env_token.as_deref().unwrap_or("").as_bytes());
+        format!("{:016x}", crate::text::fnv1a(&bytes))
+    }
+
     /// Whether the delivery budget of one tick (SPEC §11: 30 s in all —
     /// one and a half request deadlines) has time left; what is not tried
     /// by then is tried on the next tick.
@@ -168,6 +188,7 @@ impl Context {
             cwd: PathBuf::from("/"),
             pause: Arc::new(std::thread::sleep),
             started: std::time::Instant::now(),
+            job_config: None,
         }
     }
 
@@ -188,6 +209,7 @@ impl Context {
         };
         let mut ctx = Context::new(channels, target_override, files.openclaw_config.clone());
         ctx.openclaw_home = files.home.clone();
+        ctx.job_config = Some(files.config.clone());
         ctx.path_env = std::env::var_os("PATH");
         ctx.openclaw_dirs = telegram::cli_dirs(&files.user_home, &files.home);
         ctx.telegram_api =
@@ -272,6 +294,14 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
             continue;
         };
         entry.channel_gone = false;
+        if let Some(r) = &entry.refused {
+            if r.settings == ctx.settings_print() {
+                // Refused as it is: nothing changed that could help.
+                kept.push(entry);
+                continue;
+            }
+            entry.refused = None;
+        }
         if failed_channels.contains(&entry.channel) || !entry.is_due(now) {
             kept.push(entry);
             continue;
@@ -370,14 +400,25 @@ pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
             entry.next_attempt_at = entry.next_attempt_at.min(now);
         }
     }
+    let mut settings = None;
     for spec in channels {
-        outbox.entries.push(OutboxMessage::new(
-            spec,
-            &message.header,
-            &message.sections,
-            message.time,
-            now,
-        ));
+        let mut entry =
+            OutboxMessage::new(spec, &message.header, &message.sections, message.time, now);
+        // A channel that refused its earlier messages as they are refuses
+        // this one too until something changes: it waits with them, said.
+        let settings = settings.get_or_insert_with(|| ctx.settings_print());
+        let refused = outbox.entries.iter().any(|e| {
+            e.channel == entry.channel
+                && e.refused.as_ref().is_some_and(|r| r.settings == *settings)
+        });
+        if refused {
+            entry.refused = Some(outbox::Refused {
+                at: now,
+                settings: settings.clone(),
+                told: true,
+            });
+        }
+        outbox.entries.push(entry);
     }
     outbox
         .trim()
@@ -493,6 +534,9 @@ pub(crate) struct Failure {
     pub error: String,
     /// The channel asked to wait this long (a Telegram `429`).
     pub retry_after: Option<f64>,
+    /// The answer says it can never succeed as it is (SPEC §11: a 4xx other
+    /// than 429).
+    pub refused: bool,
 }
 
 impl Failure {
@@ -500,6 +544,15 @@ impl Failure {
         Failure {
             error: error.into(),
             retry_after: None,
+            refused: false,
+        }
+    }
+
+    /// A failure the channel refused for good, as it is.
+    pub fn refused(error: impl Into<String>) -> Failure {
+        Failure {
+            refused: true,
+            ..Failure::new(error)
         }
     }
 }
@@ -540,6 +593,22 @@ fn try_entry(
                 ));
             }
             true
+        }
+        Err(failure) if failure.refused => {
+            let error = session.redact(&failure.error);
+            entry.attempts = entry.attempts.saturating_add(1);
+            entry.last_error = Some(error.clone());
+            entry.refused = Some(outbox::Refused {
+                at: now,
+                settings: session.ctx.settings_print(),
+                told: false,
+            });
+            session.notices.push(format!(
+                "{}: refused, kept in the outbox until the config, the OpenClaw config or the \
+                 token changes: {error}",
+                entry.label
+            ));
+            false
         }
         Err(failure) => {
             let error = session.redact(&failure.error);

@@ -441,6 +441,7 @@ fn send_api(
             return Err(Failure {
                 error: format!("Telegram HTTP 429: {description}"),
                 retry_after,
+                refused: false,
             });
         }
         let moved_to = params
@@ -459,8 +460,13 @@ fn send_api(
             *target = new_chat;
             continue;
         }
-        return Err(Failure::new(format!(
-            "Telegram HTTP {status}: {description}"
-        )));
+        let error = format!("Telegram HTTP {status}: {description}");
+        // SPEC §11: every 4xx other than 429 (and a moved group, above) is
+        // "never as it is": chat not found, a revoked token, a blocked bot.
+        return Err(if (400..500).contains(&status) {
+            Failure::refused(error)
+        } else {
+            Failure::new(error)
+        });
     }
 }

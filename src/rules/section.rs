@@ -279,6 +279,11 @@ pub enum Section {
     StateCorrupt {
         detail: String,
     },
+    /// A channel refused a message as it is (SPEC §7): said once.
+    DeliveryRefused {
+        label: String,
+        error: String,
+    },
     /// The state could not be saved before an automatic start: nothing
     /// was started (SPEC §5 step 5).
     SaveFailed {
@@ -298,6 +303,7 @@ impl Section {
             Section::WouldRun { .. } | Section::Clock(_) => false,
             Section::Check { .. }
             | Section::SaveFailed { .. }
+            | Section::DeliveryRefused { .. }
             | Section::QueueMissing { .. }
             | Section::QueueBlocked { .. }
             | Section::QueueOutput { .. }

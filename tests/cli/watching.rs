@@ -693,3 +693,44 @@ fn delivery_stops_at_the_ticks_budget_and_tries_the_rest_next_tick() {
         "the third was left for the next tick"
     );
 }
+
+#[test]
+fn a_refused_delivery_is_said_once_elsewhere_and_retried_only_after_a_change() {
+    let mut env = TestEnv::new();
+    let hook = testkit::Server::always(403, "forbidden");
+    let mut config = config_with(json!([paused_job(&env)]));
+    config["defaults"]["notify"] = json!([
+        {"type": "webhook", "url": format!("{}/hook", hook.url)},
+        {"type": "file", "path": "alerts.jsonl"},
+    ]);
+    env.config(&config);
+    env.run(&["tick"]).code(0).stderr_has("refused");
+    assert_eq!(hook.requests().len(), 1);
+    assert_eq!(delivered(&env).len(), 1);
+
+    // The next tick says so through the other channel, and leaves the
+    // refused channel alone: nothing changed that could help.
+    env.at(NOON + 60.0);
+    env.run(&["tick"]).code(0);
+    let texts = delivered(&env);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts[1].contains("ALERT: delivery refused — webhook"),
+        "{}",
+        texts[1]
+    );
+    assert!(texts[1].contains("webhook HTTP 403"), "{}", texts[1]);
+    assert_eq!(hook.requests().len(), 1, "not tried again as it is");
+    env.at(NOON + 120.0);
+    env.run(&["tick"]).code(0);
+    assert_eq!(delivered(&env).len(), 2, "said once");
+
+    // A config change (here: a header) may help: every kept message is tried.
+    hook.answer(200, "");
+    config["defaults"]["notify"][0]["headers"] = json!({"Authorization": "Bearer new"});
+    env.config(&config);
+    env.at(NOON + 180.0);
+    env.run(&["tick"]).code(0);
+    assert!(hook.requests().len() >= 3, "retried after the change");
+    assert!(env.state().get("outbox").is_none(), "{}", env.state());
+}
