@@ -205,15 +205,22 @@ fn config_problem(session: &mut Session) {
 /// Where OpenClaw's installers put `openclaw`, after `PATH` (SPEC §7 step 5;
 /// cron's `PATH` has none of them): `~/.openclaw/bin`, `<home>/bin`,
 /// `~/.local/bin`, `~/.npm-global/bin`, `/opt/homebrew/bin`, `/usr/local/bin`.
+/// Each folder once (`<home>` is usually `~/.openclaw`).
 pub fn cli_dirs(user_home: &Path, openclaw_home: &Path) -> Vec<PathBuf> {
-    vec![
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for dir in [
         user_home.join(".openclaw").join("bin"),
         openclaw_home.join("bin"),
         user_home.join(".local").join("bin"),
         user_home.join(".npm-global").join("bin"),
         PathBuf::from("/opt/homebrew/bin"),
         PathBuf::from("/usr/local/bin"),
-    ]
+    ] {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs
 }
 
 /// An executable `openclaw` on `path`, else in the first of `dirs` that has one.
