@@ -13,6 +13,7 @@ mod manual;
 mod openclaw;
 mod outbox;
 mod pyref;
+mod readme;
 mod robust;
 mod safety;
 mod secrets;
