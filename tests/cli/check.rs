@@ -272,3 +272,42 @@ fn check_never_reads_the_config_or_the_state() {
     let names: Vec<_> = fs::read_dir(env.path("state")).unwrap().collect();
     assert_eq!(names.len(), 1, "no lock, no moved-aside copy: {names:?}");
 }
+
+/// A check as a scheduled `one_shot_read` job (SPEC §5.5, §11): in quiet
+/// hours a WARNING waits for the end of the window, a CRITICAL is sent at
+/// once; the output line is in the report.
+#[test]
+fn a_scheduled_check_warning_waits_for_the_morning_a_critical_does_not() {
+    let mut env = TestEnv::new();
+    let job = |id: &str, crit: &str| {
+        serde_json::json!({
+            "id": id, "name": format!("Disk {id}"), "kind": "one_shot_read", "risk": "read_only",
+            "enabled": true, "policy": {"everySeconds": 60},
+            "commands": {"run": [crate::util::BIN, "check", "disk", "--path", "/", "--warn", "0", "--crit", crit]},
+        })
+    };
+    let mut config =
+        crate::util::config_with(serde_json::json!([job("warn", "100"), job("crit", "0")]));
+    // Quiet from 11:00 to 13:00 UTC; the clock says 12:00.
+    config["defaults"]["quietHours"] = serde_json::json!({"start": "11:00", "end": "13:00"});
+    env.config(&config);
+    let night = env.tick();
+    night
+        .code(0)
+        .stdout_has("• Disk crit (crit, one_shot_read)")
+        .stdout_has("DISK CRITICAL - / ");
+    assert!(
+        !night.stdout.contains("(warn, one_shot_read)"),
+        "{}",
+        night.stdout
+    );
+    env.run(&["explain", "warn"])
+        .code(0)
+        .stdout_has("quiet hours");
+    env.at(NOON + 3600.0);
+    let morning = env.tick();
+    morning
+        .code(0)
+        .stdout_has("• Disk warn (warn, one_shot_read)")
+        .stdout_has("DISK WARNING - / ");
+}
