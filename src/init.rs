@@ -50,8 +50,11 @@ struct StarterCheck {
 
 pub fn run(g: &Global, force: bool) -> Result<Code> {
     let files = Files::resolve(g.config_file.as_deref(), g.state_file.as_deref());
+    // Not canonicalized: a symbolic link such as Homebrew's
+    // /opt/homebrew/bin/ops-monitor outlives an upgrade, the versioned path
+    // it points to does not (Linux resolves links in current_exe anyway).
     let exe = std::env::current_exe()
-        .and_then(fs::canonicalize)
+        .and_then(std::path::absolute)
         .context("cannot find the path of the running binary")?;
     let exe = exe
         .to_str()
@@ -326,9 +329,12 @@ fn in_build_folder(exe: &str) -> bool {
 /// How to call this binary in the steps: `ops-monitor` when `PATH` finds
 /// this very binary under that name, else its absolute path.
 fn shown_binary(exe: &str) -> String {
+    let Ok(real) = fs::canonicalize(exe) else {
+        return exe.into();
+    };
     let on_path = std::env::var_os("PATH").is_some_and(|path| {
         std::env::split_paths(&path)
-            .any(|dir| fs::canonicalize(dir.join("ops-monitor")).is_ok_and(|p| p == Path::new(exe)))
+            .any(|dir| fs::canonicalize(dir.join("ops-monitor")).is_ok_and(|p| p == real))
     });
     if on_path {
         "ops-monitor".into()
