@@ -7,7 +7,7 @@ use std::fs;
 use serde_json::json;
 use testkit::Server;
 
-use crate::util::{config_with, long_job, Run, TestEnv, NOON};
+use crate::util::{config_with, long_job, walk, Run, TestEnv, NOON};
 
 const TOKEN: &str = "123456:SENTINEL-TOKEN-xyz";
 
@@ -57,19 +57,6 @@ fn assert_no_token(env: &TestEnv, runs: &[&Run]) {
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("SENTINEL"), "token in {}", entry.display());
     }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

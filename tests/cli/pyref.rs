@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use crate::util::{Run, TestEnv};
+use crate::util::{walk, Run, TestEnv};
 
 const PLACEHOLDER: &str = "CASE_DIR";
 
@@ -119,23 +119,6 @@ impl Case {
 
 fn read(path: &std::path::Path) -> Option<String> {
     fs::read_to_string(path).ok()
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Write a file of the case; one that starts with `#!` is made executable.

@@ -13,24 +13,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use testkit::{RawServer, Server};
 
-use crate::util::{config_with, long_job, Run, TestEnv, NOON};
+use crate::util::{config_with, long_job, walk, Run, TestEnv, NOON};
 
 const ENV_TOKEN: &str = "123456:ENV-SENTINEL-abc";
 const CONFIG_TOKEN: &str = "654321:CFG-SENTINEL-def";
-
-/// Every file under `dir` (recursively).
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
 
 /// No run printed `needle`, and no file but those in `allowed` holds it.
 #[track_caller]

@@ -283,3 +283,21 @@ mod stat;
 pub fn alive(pid: i32) -> bool {
     stat::Stat::of(i64::from(pid)).is_some_and(stat::Stat::can_act)
 }
+
+/// Every file under `dir`, recursively, sorted (none when it cannot be read).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
