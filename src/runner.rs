@@ -257,31 +257,16 @@ impl Runner for Scripted {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-    use std::path::PathBuf;
-
     use super::*;
-    use crate::config::{Kind, Policy, Risk};
+    use crate::config::{Kind, Risk};
 
     fn job(id: &str, status: &[&str]) -> Job {
-        let mut commands = BTreeMap::new();
-        commands.insert(
-            "status".to_string(),
-            status.iter().map(|s| s.to_string()).collect(),
-        );
-        commands.insert("start".to_string(), vec!["false".to_string()]);
-        Job {
-            id: id.into(),
-            name: id.into(),
-            kind: Kind::LongRunningRead,
-            risk: Risk::ReadOnly,
-            enabled: true,
-            cwd: PathBuf::from("/"),
-            commands,
-            policy: Policy::default(),
-            approval: None,
-            after: Vec::new(),
-        }
+        Job::for_tests(
+            id,
+            Kind::LongRunningRead,
+            Risk::ReadOnly,
+            &[("status", status), ("start", &["false"])],
+        )
     }
 
     #[test]

@@ -175,6 +175,27 @@ impl Job {
     pub fn command(&self, name: &str) -> Option<&[String]> {
         self.commands.get(name).map(|v| v.as_slice())
     }
+
+    /// An enabled job with these commands, in `/`, with the built-in policy
+    /// (for unit tests).
+    #[cfg(test)]
+    pub fn for_tests(id: &str, kind: Kind, risk: Risk, commands: &[(&str, &[&str])]) -> Job {
+        Job {
+            id: id.into(),
+            name: id.into(),
+            kind,
+            risk,
+            enabled: true,
+            cwd: PathBuf::from("/"),
+            commands: commands
+                .iter()
+                .map(|(k, argv)| (k.to_string(), argv.iter().map(|a| a.to_string()).collect()))
+                .collect(),
+            policy: Policy::default(),
+            approval: None,
+            after: Vec::new(),
+        }
+    }
 }
 
 /// One delivery channel under `defaults.notify` (SPEC §7). The serde form

@@ -227,6 +227,19 @@ pub(crate) fn duration_text(seconds: f64) -> String {
     }
 }
 
+/// A valid config of these jobs, for the fleet's tests.
+#[cfg(test)]
+pub(crate) fn test_config(jobs: serde_json::Value) -> Config {
+    let doc = serde_json::json!({"version": 1, "jobs": jobs});
+    crate::config::parse(
+        &doc.to_string(),
+        Path::new("/tmp/x/ops-jobs.json"),
+        Path::new("/tmp"),
+        false,
+    )
+    .expect("test config is valid")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

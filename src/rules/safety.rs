@@ -285,27 +285,13 @@ pub fn may_signal(running: bool, target: &SignalTarget, me: &Monitor) -> Result<
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::path::PathBuf;
 
     use super::*;
-    use crate::config::{After, Policy};
+    use crate::config::After;
 
     fn job(id: &str, kind: Kind, risk: Risk) -> Job {
-        let mut commands = BTreeMap::new();
-        commands.insert("run".to_string(), vec!["true".to_string()]);
-        Job {
-            id: id.into(),
-            name: id.into(),
-            kind,
-            risk,
-            enabled: true,
-            cwd: PathBuf::from("/"),
-            commands,
-            policy: Policy::default(),
-            approval: None,
-            after: Vec::new(),
-        }
+        Job::for_tests(id, kind, risk, &[("run", &["true"])])
     }
 
     fn verified_write() -> (Job, Vec<Job>) {

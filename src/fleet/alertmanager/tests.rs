@@ -1,26 +1,16 @@
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::json;
 
 use super::*;
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::outbox::OutboxMessage;
 use crate::state::{LastSeen, QueueItem, RunRecord};
 use crate::status::parse;
 
-const NOW: f64 = 1_795_262_400.0;
+use crate::fleet::test_config as config;
 
-fn config(jobs: serde_json::Value) -> Config {
-    let doc = json!({"version": 1, "jobs": jobs});
-    config::parse(
-        &doc.to_string(),
-        Path::new("/tmp/x/ops-jobs.json"),
-        Path::new("/tmp"),
-        false,
-    )
-    .expect("test config is valid")
-}
+const NOW: f64 = 1_795_262_400.0;
 
 fn long(id: &str) -> serde_json::Value {
     json!({"id": id, "kind": "long_running_read", "risk": "read_only", "enabled": true,
