@@ -274,6 +274,8 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
     let mut kept = Vec::new();
     let mut delivered = 0;
     let mut over_budget = false;
+    // Read once, and only if a refused entry waits.
+    let mut settings: Option<String> = None;
     for mut entry in waiting {
         if signals::received().is_some() {
             // Stopping (SPEC §8): nothing more is tried; all stays kept.
@@ -295,7 +297,7 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
         };
         entry.channel_gone = false;
         if let Some(r) = &entry.refused {
-            if r.settings == ctx.settings_print() {
+            if r.settings == *settings.get_or_insert_with(|| ctx.settings_print()) {
                 // Refused as it is: nothing changed that could help.
                 kept.push(entry);
                 continue;
@@ -400,23 +402,29 @@ pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
             entry.next_attempt_at = entry.next_attempt_at.min(now);
         }
     }
-    let mut settings = None;
+    // The delivery settings are read (two files) only when a refusal waits.
+    let settings = outbox
+        .entries
+        .iter()
+        .any(|e| e.refused.is_some())
+        .then(|| ctx.settings_print());
     for spec in channels {
         let mut entry =
             OutboxMessage::new(spec, &message.header, &message.sections, message.time, now);
         // A channel that refused its earlier messages as they are refuses
         // this one too until something changes: it waits with them, said.
-        let settings = settings.get_or_insert_with(|| ctx.settings_print());
-        let refused = outbox.entries.iter().any(|e| {
-            e.channel == entry.channel
-                && e.refused.as_ref().is_some_and(|r| r.settings == *settings)
-        });
-        if refused {
-            entry.refused = Some(outbox::Refused {
-                at: now,
-                settings: settings.clone(),
-                told: true,
+        if let Some(settings) = &settings {
+            let refused = outbox.entries.iter().any(|e| {
+                e.channel == entry.channel
+                    && e.refused.as_ref().is_some_and(|r| r.settings == *settings)
             });
+            if refused {
+                entry.refused = Some(outbox::Refused {
+                    at: now,
+                    settings: settings.clone(),
+                    told: true,
+                });
+            }
         }
         outbox.entries.push(entry);
     }
