@@ -566,6 +566,9 @@ struct Found {
     strict: bool,
     errors: Vec<(JsonPath, String)>,
     warnings: Vec<(JsonPath, String)>,
+    /// Warnings said once for all the places they apply to, with those
+    /// places: `(message, paths)`.
+    shared: Vec<(String, Vec<JsonPath>)>,
 }
 
 impl Found {
@@ -587,10 +590,32 @@ impl Found {
         self.warnings.push((path, message.into()));
     }
 
+    /// A warning that several places may share word for word (four jobs
+    /// with the same relative `cwd`): one line at the first place, naming
+    /// the others, rather than a line each.
+    fn warn_shared(&mut self, path: JsonPath, message: String) {
+        match self.shared.iter_mut().find(|(m, _)| *m == message) {
+            Some((_, paths)) => paths.push(path),
+            None => self.shared.push((message, vec![path])),
+        }
+    }
+
     /// Errors and warnings as `path: message`, sorted by path (stable, so
     /// one path's problems keep the order they were found in), without
     /// repeats.
-    fn finish(self) -> (Vec<String>, Vec<String>) {
+    fn finish(mut self) -> (Vec<String>, Vec<String>) {
+        for (message, mut paths) in std::mem::take(&mut self.shared) {
+            paths.sort();
+            paths.dedup();
+            let first = paths.remove(0);
+            let message = if paths.is_empty() {
+                message
+            } else {
+                let others: Vec<String> = paths.iter().map(ToString::to_string).collect();
+                format!("{message} (the same for {})", others.join(", "))
+            };
+            self.warnings.push((first, message));
+        }
         fn render(mut list: Vec<(JsonPath, String)>) -> Vec<String> {
             list.sort_by(|a, b| a.0.cmp(&b.0));
             let mut seen = std::collections::HashSet::with_capacity(list.len());

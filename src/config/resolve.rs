@@ -410,7 +410,7 @@ fn relative_cwd_differs(cwd: &str, base: &Path, at: JsonPath, found: &mut Found)
     if here == base {
         return;
     }
-    found.warn(
+    found.warn_shared(
         at,
         format!(
             "{} is taken from the config file's folder ({}); ops-monitor.py would take it from \

@@ -1483,3 +1483,39 @@ fn the_schema_is_printed_as_shipped() {
     );
     assert_eq!(schema["required"], json!(["version", "jobs"]));
 }
+
+#[test]
+fn jobs_sharing_a_relative_cwd_get_one_warning_naming_them_all() {
+    let with_cwd = |id: &str, cwd: &str| {
+        let mut job = long(id);
+        job["cwd"] = json!(cwd);
+        job
+    };
+    let config = ok(json!({"version": 1, "jobs": [
+        with_cwd("a", "scripts"), with_cwd("b", "scripts"), with_cwd("c", "other"),
+        with_cwd("d", "scripts"),
+    ]}));
+    assert_eq!(config.warnings.len(), 2, "{:?}", config.warnings);
+    assert!(
+        config.warnings[0].starts_with(
+            "jobs[0].cwd: \"scripts\" is taken from the config file's folder (/etc/ops/scripts)"
+        ),
+        "{:?}",
+        config.warnings
+    );
+    assert!(
+        config.warnings[0].ends_with(" (the same for jobs[1].cwd, jobs[3].cwd)"),
+        "{:?}",
+        config.warnings
+    );
+    assert!(
+        config.warnings[1].starts_with("jobs[2].cwd: \"other\" is taken"),
+        "{:?}",
+        config.warnings
+    );
+    assert!(
+        !config.warnings[1].contains("the same for"),
+        "{:?}",
+        config.warnings
+    );
+}

@@ -100,7 +100,8 @@ fn the_grant_is_used_up_on_disk_before_the_write_job_starts() {
     // its job goes on as an orphan.
     first.kill().unwrap();
     first.wait().unwrap();
-    assert!(crate::util::alive(job_pid(&env)));
+    let orphan = job_pid(&env);
+    assert!(crate::util::alive(orphan));
     // A second run finds no grant…
     env.run(&["run", "w"])
         .code(4)
@@ -120,6 +121,13 @@ fn the_grant_is_used_up_on_disk_before_the_write_job_starts() {
     env.at(crate::util::NOON + 311.0);
     env.run(&["run", "w"]).code(0);
     assert!(env.state()["jobs"]["w"].get("runInProgress").is_none());
+    // The orphan saw `go` too; wait until it has written and gone, so that
+    // a loaded machine does not read the log before its line.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while crate::util::alive(orphan) {
+        assert!(Instant::now() < deadline, "the orphan never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // The orphan and the second run: two lines, never three.
     assert_eq!(env.read("write.log"), "wrote\nwrote\n");
 }

@@ -9,20 +9,20 @@
 //! `resolve`, which warns. The known keys of every object are the schema's
 //! `properties` (through `$ref` and `allOf`), so there is one list of them.
 
+#[cfg(test)]
+mod agrees;
+mod eval;
+mod pattern;
+
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
 use super::{Found, JsonPath, Seg};
+use eval::{resolve as resolve_ref, Checker, Step};
 
-struct Compiled {
-    schema: &'static Value,
-    validator: jsonschema::Validator,
-}
-
-/// The schema document. Parsed apart from the validator: the unknown-key
-/// walk needs only this, and compiling the validator is most of a small
-/// tick's time and memory (a tick skips it for a config it saw validate).
+/// The schema document. Parsed apart from the checker: the unknown-key
+/// walk needs only this.
 fn schema_doc() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     // The schema is part of the binary; a broken one is a build defect that
@@ -30,47 +30,47 @@ fn schema_doc() -> &'static Value {
     DOC.get_or_init(|| serde_json::from_str(super::SCHEMA).expect("embedded config schema is JSON"))
 }
 
-fn compiled() -> &'static Compiled {
-    static COMPILED: OnceLock<Compiled> = OnceLock::new();
-    COMPILED.get_or_init(|| {
-        let schema = schema_doc();
-        let validator =
-            jsonschema::draft202012::new(schema).expect("embedded config schema compiles");
-        Compiled { schema, validator }
-    })
+fn checker() -> &'static Checker<'static> {
+    static CHECKER: OnceLock<Checker<'static>> = OnceLock::new();
+    CHECKER.get_or_init(|| Checker::new(schema_doc()).expect("embedded config schema is supported"))
 }
 
 /// Check `value` against the schema; every failure becomes an error at its
 /// instance path.
 pub(super) fn check(value: &Value, found: &mut Found) {
-    let compiled = compiled();
-    if compiled.validator.is_valid(value) {
-        return;
-    }
-    for err in compiled.validator.iter_errors(value) {
-        let nodes = nodes_along(compiled.schema, err.evaluation_path().as_str());
-        if nodes
+    for failure in checker().failures(value) {
+        if failure
+            .nodes
             .iter()
             .any(|n| n.get("x-invalidIsWarning") == Some(&Value::Bool(true)))
         {
             continue;
         }
-        let node = nodes.last().copied().unwrap_or(&Value::Null);
-        let mut path = instance_path(value, err.instance_path().as_str());
-        let message = match err.kind() {
-            jsonschema::error::ValidationErrorKind::Required { property } => {
-                path = path.key(property.as_str().unwrap_or_default());
+        let node = failure.nodes.last().copied().unwrap_or(&Value::Null);
+        let mut path = JsonPath(
+            failure
+                .path
+                .iter()
+                .map(|step| match *step {
+                    Step::Key(k) => Seg::Key(k.to_string()),
+                    Step::Index(i) => Seg::Index(i),
+                })
+                .collect(),
+        );
+        let message = match failure.property {
+            Some(property) => {
+                path = path.key(property);
                 node.get("x-requiredMessage")
                     .and_then(Value::as_str)
                     .unwrap_or("is required")
                     .to_string()
             }
-            kind => {
+            None => {
                 let base = match node.get("errorMessage").and_then(Value::as_str) {
                     Some(text) => text.to_string(),
-                    None => generic_message(kind.keyword(), node, &err.to_string()),
+                    None => generic_message(failure.keyword, node),
                 };
-                format!("{base}{}", got(err.instance()))
+                format!("{base}{}", got(&failure.instance))
             }
         };
         found.error(path, message);
@@ -79,7 +79,7 @@ pub(super) fn check(value: &Value, found: &mut Found) {
 
 /// Wording for a keyword on a node without an `errorMessage`, taken from
 /// the schema node itself (the allowed values, the limit).
-fn generic_message(keyword: &str, node: &Value, fallback: &str) -> String {
+fn generic_message(keyword: &str, node: &Value) -> String {
     match keyword {
         "type" => {
             let names: Vec<&str> = match node.get("type") {
@@ -110,7 +110,7 @@ fn generic_message(keyword: &str, node: &Value, fallback: &str) -> String {
         ),
         "minLength" => "must not be empty".to_string(),
         "minItems" => "must not be an empty list".to_string(),
-        _ => fallback.to_string(),
+        other => format!("fails the schema's {other}"),
     }
 }
 
@@ -134,75 +134,6 @@ fn got(instance: &Value) -> String {
         Value::Array(_) | Value::Object(_) => String::new(),
         scalar => format!(" (got {})", crate::text::cap(&scalar.to_string(), 40)),
     }
-}
-
-/// The schema nodes an evaluation path (keyword location through `$ref`)
-/// passes, from the root to the node holding the failing keyword.
-fn nodes_along<'s>(root: &'s Value, pointer: &str) -> Vec<&'s Value> {
-    let mut nodes = vec![root];
-    let segments: Vec<String> = pointer
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    // The last segment is the keyword that failed, not a node.
-    let Some((_, walk)) = segments.split_last() else {
-        return nodes;
-    };
-    let mut node = root;
-    for seg in walk {
-        let next = if seg == "$ref" {
-            node.get("$ref")
-                .and_then(Value::as_str)
-                .and_then(|r| resolve_ref(root, r))
-        } else {
-            match node {
-                Value::Object(map) => map.get(seg.as_str()),
-                Value::Array(items) => seg.parse::<usize>().ok().and_then(|i| items.get(i)),
-                _ => None,
-            }
-        };
-        match next {
-            Some(n) => {
-                node = n;
-                nodes.push(n);
-            }
-            None => break,
-        }
-    }
-    nodes
-}
-
-fn resolve_ref<'s>(root: &'s Value, reference: &str) -> Option<&'s Value> {
-    root.pointer(reference.strip_prefix('#')?)
-}
-
-/// Turn an instance JSON pointer into a [`JsonPath`], looking at the value
-/// to tell a list index from an object key that happens to be digits.
-fn instance_path(value: &Value, pointer: &str) -> JsonPath {
-    let mut path = JsonPath::root();
-    let mut here = Some(value);
-    for raw in pointer.split('/').skip(1) {
-        let seg = raw.replace("~1", "/").replace("~0", "~");
-        match here {
-            Some(Value::Array(items)) => match seg.parse::<usize>() {
-                Ok(i) => {
-                    here = items.get(i);
-                    path = path.index(i);
-                }
-                Err(_) => {
-                    here = None;
-                    path = path.key(&seg);
-                }
-            },
-            Some(Value::Object(map)) => {
-                here = map.get(&seg);
-                path = path.key(&seg);
-            }
-            _ => path = path.key(&seg),
-        }
-    }
-    path
 }
 
 /// Report every object key the schema does not list, as a warning (an
@@ -379,7 +310,8 @@ mod tests {
     fn the_schema_compiles_and_is_valid_2020_12() {
         let schema: Value = serde_json::from_str(crate::config::SCHEMA).unwrap();
         assert!(jsonschema::meta::is_valid(&schema));
-        let _ = compiled();
+        // Every keyword and pattern in it is one the checker knows.
+        Checker::new(schema_doc()).unwrap();
     }
 
     #[test]
@@ -419,18 +351,19 @@ mod tests {
         assert_eq!(did_you_mean("schema", known.into_iter()), None);
     }
 
+    fn messages(value: &Value) -> Vec<String> {
+        let mut found = Found::default();
+        check(value, &mut found);
+        found.finish().0
+    }
+
     #[test]
-    fn instance_path_tells_digit_keys_from_indexes() {
-        let v: Value = serde_json::json!({"jobs": [{"commands": {"0": ["a"]}}]});
+    fn paths_tell_digit_keys_from_indexes() {
+        let v = serde_json::json!({"version": 1, "jobs": [{"id": "a", "kind": "one_shot_read",
+            "risk": "read_only", "commands": {"0": [], "run": ["x"]}}]});
         assert_eq!(
-            instance_path(&v, "/jobs/0/commands/0/0").to_string(),
-            r#"jobs[0].commands["0"][0]"#
-        );
-        assert_eq!(instance_path(&v, "").to_string(), "top level");
-        let v: Value = serde_json::json!({"a/b": {"c~d": 1}});
-        assert_eq!(
-            instance_path(&v, "/a~1b/c~0d").to_string(),
-            r#"["a/b"]["c~d"]"#
+            messages(&v),
+            vec![r#"jobs[0].commands["0"]: must be a non-empty list of strings"#.to_string()]
         );
     }
 }
