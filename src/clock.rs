@@ -71,10 +71,12 @@ pub fn now() -> f64 {
     unix_now()
 }
 
-/// Seconds since the Unix epoch as the state stores them.
+/// Seconds since the Unix epoch as the state stores them: to the
+/// millisecond (a tick is timed to the millisecond; finer digits only made
+/// every time stamp in the state four bytes longer).
 fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
+        .map(|d| d.as_millis() as f64 / 1000.0)
         .unwrap_or(0.0)
 }

@@ -9,10 +9,12 @@
 //! is named in a warning, and is written back as it was when this run did
 //! not change it.
 
+mod compact;
 #[cfg(test)]
 pub(crate) mod props;
 mod repair;
 
+pub use compact::REPORTING_RULES;
 pub use repair::Repairs;
 
 use std::collections::BTreeMap;
@@ -553,8 +555,15 @@ impl State {
         // at a time: a tree of the whole state was the largest allocation of
         // a 1000-job tick.
         let mut top = serde_json::to_value(self).expect("state serialises");
+        let writing = compact::Writing {
+            tick_at: self.monitor.as_ref().map(|m| m.last_tick_at),
+            omit_ok_level: self.updated_at.is_some(),
+        };
         if let Some(m) = top.as_object_mut() {
             m.insert("jobs".into(), Value::Object(Map::new()));
+            if let Some(at) = &self.updated_at {
+                m.insert(compact::MARKER.into(), Value::from(at.as_str()));
+            }
         }
         // Leaves in `jobs` only the jobs a repair put back whole (a job that
         // was not an object and that this run did not rewrite).
@@ -562,6 +571,7 @@ impl State {
         let mut text = serde_json::to_string_pretty(&FileView {
             state: self,
             top: &top,
+            writing,
         })
         .expect("state serialises");
         text.push('\n');
@@ -574,6 +584,7 @@ impl State {
 struct FileView<'a> {
     state: &'a State,
     top: &'a Value,
+    writing: compact::Writing,
 }
 
 impl Serialize for FileView<'_> {
@@ -586,7 +597,8 @@ impl Serialize for FileView<'_> {
         for (key, value) in top {
             if key == "jobs" {
                 let restored = value.as_object();
-                map.serialize_entry(key, &JobsView(self.state, restored))?;
+                let jobs = JobsView(self.state, restored, self.writing);
+                map.serialize_entry(key, &jobs)?;
             } else {
                 map.serialize_entry(key, value)?;
             }
@@ -597,12 +609,12 @@ impl Serialize for FileView<'_> {
 
 /// The jobs of a state, each turned into a sorted `Value` only while it is
 /// written; `restored`: jobs a repair put back whole.
-struct JobsView<'a>(&'a State, Option<&'a Map<String, Value>>);
+struct JobsView<'a>(&'a State, Option<&'a Map<String, Value>>, compact::Writing);
 
 impl Serialize for JobsView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeMap};
-        let JobsView(state, restored) = *self;
+        let JobsView(state, restored, writing) = *self;
         let restored = restored.into_iter().flatten();
         let restored = restored.filter(|(id, _)| !state.jobs.contains_key(*id));
         let mut ids: Vec<&String> = state
@@ -617,6 +629,7 @@ impl Serialize for JobsView<'_> {
                 Some(job) => {
                     let mut value = serde_json::to_value(job).map_err(S::Error::custom)?;
                     state.repairs.restore_job(id, &mut value);
+                    compact::shorten_job(&mut value, writing);
                     map.serialize_entry(id, &value)?;
                 }
                 None => map.serialize_entry(id, &self.1.and_then(|m| m.get(id)))?,
@@ -826,6 +839,7 @@ fn from_value(mut value: Value) -> std::result::Result<State, String> {
     if !value.is_object() {
         return Err("not a JSON object".to_string());
     }
+    compact::expand(&mut value);
     let repairs = repair::repair(&mut value);
     let mut state: State = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();

@@ -102,6 +102,12 @@ const ALL: [Rule; 17] = [
 
 /// A decision as the state stores it (`lastDecision`).
 pub fn decision(now: f64, reported: bool, rule: Rule, until: Option<f64>) -> Decision {
+    // The state file leaves `reported` out where the rule says it.
+    debug_assert_eq!(
+        reported,
+        crate::state::REPORTING_RULES.contains(&rule.as_str()),
+        "{rule:?}"
+    );
     Decision {
         at: now,
         reported,

@@ -292,3 +292,131 @@ fn a_report_kept_while_python_ran_is_delivered_later_marked_delayed() {
     );
     assert!(env.state().get("outbox").is_none(), "delivered, once");
 }
+
+/// A long job `j` whose status prints `status.json`, reported on every
+/// progress change (the benchmark's policy).
+fn progress_env() -> TestEnv {
+    let env = TestEnv::new();
+    let status = env.script("status.sh", "cat status.json");
+    env.config(&crate::util::config_with(serde_json::json!([{
+        "id": "j", "name": "Job j", "kind": "long_running_read", "risk": "read_only",
+        "enabled": true, "commands": {"start": ["/bin/true"], "status": [status]},
+        "policy": {"reportEverySeconds": 0, "onlyOnChange": true},
+    }])));
+    env
+}
+
+fn tick_en(env: &mut TestEnv, now: f64, status: &str) -> String {
+    env.write("status.json", status);
+    env.at(now);
+    let run = env.tick();
+    run.code(0);
+    run.stdout
+}
+
+/// README "Performance": per job, the state leaves out what every reader of
+/// this version infers from the rest of the file — `lastReportedProgressKey`
+/// equal to `lastSeen.progressKey`, the decision's time when it is the last
+/// tick's and `reported` when the rule says it, `lastSeen.level` when ok —
+/// and reads it back with the same meaning; the Python version's keys are
+/// all there.
+#[test]
+fn the_state_leaves_out_what_it_infers_and_means_the_same() {
+    use crate::util::NOON;
+    let mut env = progress_env();
+    let at = |done: u32, level: &str| {
+        format!(
+            r#"{{"running":true,"completed":false,"level":"{level}","progress":{{"done":{done}}}}}"#
+        )
+    };
+    assert_ne!(tick_en(&mut env, NOON, &at(1, "ok")), "");
+    assert_eq!(
+        tick_en(&mut env, NOON + 60.0, &at(2, "ok")),
+        "🛠️ Ops report (12:01:00)\n\n• Job j (j, long_running_read)\n- state: running\n- progress: done=2\n"
+    );
+    let st = env.state();
+    let j = &st["jobs"]["j"];
+    assert_eq!(j["lastDecision"], serde_json::json!({"rule": "progress"}));
+    assert!(j.get("lastReportedProgressKey").is_none(), "{j}");
+    assert_eq!(
+        j["lastSeen"],
+        serde_json::json!({"completed": false, "progressKey": "{\"done\": 2}", "running": true, "stopReason": null}),
+        "the Python version's four keys, null included; level ok left out"
+    );
+    assert_eq!(j["lastProgressKey"], "{\"done\": 2}");
+    assert_eq!(j["lastReportAt"], NOON + 60.0);
+    assert_eq!(st["levelOkOmittedAt"], st["updatedAt"]);
+    assert_eq!(st["monitor"]["lastTickAt"], NOON + 60.0);
+
+    // Read back whole: the decision as explain and status show it...
+    let run = env.run(&["status", "--json"]);
+    run.code(0);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        doc["jobs"][0]["lastDecision"],
+        serde_json::json!({"at": NOON + 60.0, "reported": true, "rule": "progress"})
+    );
+    // ...the same progress is not reported again (onlyOnChange: the key
+    // of the last report is lastSeen.progressKey)...
+    assert_eq!(tick_en(&mut env, NOON + 120.0, &at(2, "ok")), "");
+    let st = env.state();
+    assert_eq!(
+        st["jobs"]["j"]["lastDecision"],
+        serde_json::json!({"rule": "onlyOnChange"})
+    );
+    // ...and a level that leaves ok is a change (the level left out was ok).
+    assert_eq!(
+        tick_en(&mut env, NOON + 180.0, &at(2, "warn")),
+        "🛠️ Ops report (12:03:00)\n\n• Job j (j, long_running_read)\n- state: running [warn]\n- progress: done=2\n"
+    );
+    assert_eq!(env.state()["jobs"]["j"]["lastSeen"]["level"], "warn");
+}
+
+/// The marker that a `lastSeen` without `level` is ok holds only while this
+/// version wrote the file last: after another program rewrote it (the
+/// Python version writes its own `updatedAt` and a `lastSeen` without
+/// `level`), such a `lastSeen` is the Python version's again — its level is
+/// not known, so a warning is not taken for a change.
+#[test]
+fn a_state_another_program_wrote_last_has_no_level_taken_for_ok() {
+    use crate::util::NOON;
+    let mut env = progress_env();
+    let status = |level: &str| {
+        format!(r#"{{"running":true,"completed":false,"level":"{level}","progress":{{"done":1}}}}"#)
+    };
+    assert_ne!(tick_en(&mut env, NOON, &status("ok")), "");
+    let mut st = env.state();
+    assert!(st["jobs"]["j"]["lastSeen"].get("level").is_none());
+    st["updatedAt"] = Value::from("2026-11-21T12:00:30.000000+00:00");
+    env.write(
+        "state/ops-monitor.json",
+        &serde_json::to_string_pretty(&st).unwrap(),
+    );
+    assert_eq!(tick_en(&mut env, NOON + 60.0, &status("warn")), "");
+    // From now on the level is known again.
+    assert_eq!(env.state()["jobs"]["j"]["lastSeen"]["level"], "warn");
+    assert_ne!(tick_en(&mut env, NOON + 120.0, &status("ok")), "");
+}
+
+/// Times from the system clock are stored to the millisecond (README
+/// "Performance": finer digits only lengthened every time stamp).
+#[test]
+fn times_from_the_system_clock_are_stored_to_the_millisecond() {
+    let mut env = progress_env();
+    env.env("OPS_MONITOR_NOW", "");
+    env.write(
+        "status.json",
+        r#"{"running":true,"completed":false,"progress":{"done":1}}"#,
+    );
+    env.tick().code(0);
+    let st = env.state();
+    for t in [
+        &st["monitor"]["lastTickAt"],
+        &st["jobs"]["j"]["lastReportAt"],
+        &st["jobs"]["j"]["lastProgressAt"],
+    ] {
+        let t = t.as_f64().expect("a time");
+        assert!(t > 1.7e9, "{t} is now");
+        assert_eq!((t * 1000.0).round() / 1000.0, t, "{t}");
+    }
+}
