@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{AlertmanagerChannel, Config, Defaults};
+use crate::deliver::Context;
 use crate::exit::Code;
 use crate::out::errln;
 use crate::state::State;
@@ -87,11 +88,18 @@ impl Fleet {
     /// Post the current alerts to every Alertmanager channel (or print them),
     /// and record what was posted in the state. Returns whether a post
     /// failed (the tick then exits 3; the next tick posts again).
-    pub fn post_alerts(&self, st: &mut State, facts: &TickFacts, mode: Mode) -> bool {
+    /// The posts share `ctx`'s delivery budget.
+    pub fn post_alerts(
+        &self,
+        st: &mut State,
+        facts: &TickFacts,
+        mode: Mode,
+        ctx: &Context,
+    ) -> bool {
         if self.alertmanager.is_empty() {
             return false;
         }
-        alertmanager::post_all(&self.alertmanager, st, facts, mode)
+        alertmanager::post_all(&self.alertmanager, st, facts, mode, ctx)
     }
 
     /// After the state is saved: write the metrics file and ping, each

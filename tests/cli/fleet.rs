@@ -911,6 +911,55 @@ fn a_failed_post_exits_3_is_not_queued_and_fires_delivery_failing() {
 }
 
 #[test]
+fn alertmanager_posts_share_the_ticks_delivery_budget() {
+    let am = Server::start();
+    // Accepts, reads, never answers: each report delivery waits out its
+    // whole deadline.
+    let silent = testkit::RawServer::new(|_, stream: &mut std::net::TcpStream| {
+        std::thread::sleep(Duration::from_secs(30));
+        let _ = stream.flush();
+    });
+    let mut env = am_env(&[&am.url]);
+    let mut cfg: Value =
+        serde_json::from_str(&fs::read_to_string(env.config_path()).unwrap()).unwrap();
+    let notify = cfg["defaults"]["notify"].as_array_mut().unwrap();
+    notify.insert(
+        0,
+        json!({"type": "webhook", "url": format!("{}/a", silent.url)}),
+    );
+    notify.insert(
+        1,
+        json!({"type": "webhook", "url": format!("{}/b", silent.url)}),
+    );
+    env.config(&cfg);
+    // A 1 s deadline: a 1.5 s budget, spent by the two silent webhooks.
+    env.env("OPS_MONITOR_HTTP_TIMEOUT", "1");
+    let run = env.run(&["tick"]);
+    run.code(3)
+        .stderr_has(&format!("Alertmanager {}/api/v2/alerts: ", am.url))
+        .stderr_has(" alert(s) not posted: the delivery budget of this tick (1.5 s) is used up");
+    assert!(am.requests().is_empty(), "nothing posted past the budget");
+    // Nothing about it is queued, and it is not an Alertmanager failure;
+    // the next tick, with budget to spare, posts the current alerts.
+    assert!(env.state()["alertmanager"]
+        .get("failing")
+        .is_none_or(|f| f.as_object().is_some_and(|f| f.is_empty())));
+    let notify = cfg["defaults"]["notify"].as_array_mut().unwrap();
+    notify.drain(0..2);
+    env.config(&cfg);
+    env.at(NOON + 60.0);
+    env.run(&["tick"]).code(0);
+    let posts = posted(&am);
+    assert_eq!(posts.len(), 1);
+    // The job's alert, and the two webhooks' reports still waiting in the
+    // outbox.
+    assert_eq!(
+        alertnames(&posts[0]),
+        vec!["OpsJobPaused", "OpsDeliveryFailing", "OpsDeliveryFailing"]
+    );
+}
+
+#[test]
 fn silences_and_quiet_hours_never_hold_back_the_alerts() {
     let am = Server::start();
     let mut env = am_env(&[&am.url]);
