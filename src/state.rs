@@ -206,15 +206,15 @@ pub struct JobState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_at: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_run: Option<RunRecord>,
+    pub last_run: Option<Box<RunRecord>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_manual_start_at: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_start: Option<RunRecord>,
+    pub last_start: Option<Box<RunRecord>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_stop_at: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_stop: Option<RunRecord>,
+    pub last_stop: Option<Box<RunRecord>>,
     /// New: stopped by hand (SPEC §5.2).
     #[serde(
         default,
@@ -448,7 +448,8 @@ pub struct State {
     pub version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
-    #[serde(default)]
+    /// Written a job at a time by [`State::to_file_text`], not with the rest.
+    #[serde(default, skip_serializing)]
     pub jobs: BTreeMap<String, JobState>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub queue: Vec<QueueItem>,
@@ -548,12 +549,80 @@ impl State {
     /// kept, trailing newline.
     pub fn to_file_text(&self) -> String {
         // Going through `Value` sorts every object's keys (serde_json's map is
-        // a BTreeMap), including the flattened unknown ones.
-        let mut value = serde_json::to_value(self).expect("state serialises");
-        self.repairs.restore(&mut value);
-        let mut text = serde_json::to_string_pretty(&value).expect("value serialises");
+        // a BTreeMap), including the flattened unknown ones. The jobs go one
+        // at a time: a tree of the whole state was the largest allocation of
+        // a 1000-job tick.
+        let mut top = serde_json::to_value(self).expect("state serialises");
+        if let Some(m) = top.as_object_mut() {
+            m.insert("jobs".into(), Value::Object(Map::new()));
+        }
+        // Leaves in `jobs` only the jobs a repair put back whole (a job that
+        // was not an object and that this run did not rewrite).
+        self.repairs.restore(&mut top);
+        let mut text = serde_json::to_string_pretty(&FileView {
+            state: self,
+            top: &top,
+        })
+        .expect("state serialises");
         text.push('\n');
         text
+    }
+}
+
+/// The state as written: `top` (everything but the jobs), with the jobs
+/// serialised as they come.
+struct FileView<'a> {
+    state: &'a State,
+    top: &'a Value,
+}
+
+impl Serialize for FileView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Value::Object(top) = self.top else {
+            return self.top.serialize(s);
+        };
+        let mut map = s.serialize_map(Some(top.len()))?;
+        for (key, value) in top {
+            if key == "jobs" {
+                let restored = value.as_object();
+                map.serialize_entry(key, &JobsView(self.state, restored))?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The jobs of a state, each turned into a sorted `Value` only while it is
+/// written; `restored`: jobs a repair put back whole.
+struct JobsView<'a>(&'a State, Option<&'a Map<String, Value>>);
+
+impl Serialize for JobsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeMap};
+        let JobsView(state, restored) = *self;
+        let restored = restored.into_iter().flatten();
+        let restored = restored.filter(|(id, _)| !state.jobs.contains_key(*id));
+        let mut ids: Vec<&String> = state
+            .jobs
+            .keys()
+            .chain(restored.map(|(id, _)| id))
+            .collect();
+        ids.sort_unstable();
+        let mut map = s.serialize_map(Some(ids.len()))?;
+        for id in ids {
+            match state.jobs.get(id) {
+                Some(job) => {
+                    let mut value = serde_json::to_value(job).map_err(S::Error::custom)?;
+                    state.repairs.restore_job(id, &mut value);
+                    map.serialize_entry(id, &value)?;
+                }
+                None => map.serialize_entry(id, &self.1.and_then(|m| m.get(id)))?,
+            }
+        }
+        map.end()
     }
 }
 
@@ -694,7 +763,14 @@ pub fn load(path: &Path, move_aside: bool) -> Result<State> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::default()),
         Err(e) => return Err(e).with_context(|| format!("cannot read state {}", path.display())),
     };
-    if looks_like_a_job_config(&bytes) {
+    // Parsed once: the check for a job config and the state read the same
+    // tree (a second parse cost a tenth of a 1000-job tick).
+    let value = serde_json::from_slice::<Value>(&bytes).map_err(|e| format!("not JSON: {e}"));
+    drop(bytes);
+    if value
+        .as_ref()
+        .is_ok_and(|v| v.get("jobs").is_some_and(Value::is_array))
+    {
         return Err(exit::fail(
             Code::Usage,
             format!(
@@ -704,7 +780,7 @@ pub fn load(path: &Path, move_aside: bool) -> Result<State> {
             ),
         ));
     }
-    match parse(&bytes) {
+    match value.and_then(from_value) {
         Ok(state) => Ok(state),
         Err(why) if !named_like_a_state(path) => Err(exit::fail(
             Code::Usage,
@@ -736,18 +812,17 @@ pub fn load(path: &Path, move_aside: bool) -> Result<State> {
     }
 }
 
-/// A JSON object whose `jobs` is a list: an `ops-jobs.json`, not a state.
-fn looks_like_a_job_config(bytes: &[u8]) -> bool {
-    serde_json::from_slice::<Value>(bytes)
-        .ok()
-        .and_then(|v| v.get("jobs").map(Value::is_array))
-        .unwrap_or(false)
-}
-
 /// Parse state text, leniently (SPEC §4); the error says why it is not a
 /// usable state (not JSON, or not an object).
+#[cfg(test)]
 pub fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
-    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    serde_json::from_slice(bytes)
+        .map_err(|e| format!("not JSON: {e}"))
+        .and_then(from_value)
+}
+
+/// [`parse`] of text already parsed as JSON.
+fn from_value(mut value: Value) -> std::result::Result<State, String> {
     if !value.is_object() {
         return Err("not a JSON object".to_string());
     }
@@ -784,6 +859,27 @@ mod tests {
         assert_eq!(out["jobs"]["j"]["mystery"][0], 1);
         assert_eq!(out["jobs"]["j"]["lastSeen"]["x"], 2);
         assert_eq!(out["queue"][0]["extraField"], "kept");
+    }
+
+    #[test]
+    fn jobs_written_one_at_a_time_keep_their_repaired_originals() {
+        let text = r#"{"version":1,"zz":1,"jobs":{
+            "a":{"lastReportAt":"yesterday","lastSeen":{"running":null,"completed":false,"progressKey":"k","stopReason":null}},
+            "b":null,
+            "c":{"lastReportAt":2.5}}}"#;
+        let mut state = parse(text.as_bytes()).unwrap();
+        state.job_mut("c").last_report_at = Some(3.5);
+        let out: Value = serde_json::from_str(&state.to_file_text()).unwrap();
+        assert_eq!(out["jobs"]["a"]["lastReportAt"], "yesterday");
+        assert_eq!(out["jobs"]["a"]["lastSeen"]["running"], Value::Null);
+        assert_eq!(out["jobs"]["a"]["lastSeen"]["progressKey"], "k");
+        assert!(out["jobs"]["b"].is_null() && out["jobs"].get("b").is_some());
+        assert_eq!(out["jobs"]["c"]["lastReportAt"], 3.5);
+        assert_eq!(out["zz"], 1);
+        // A job this run wrote again keeps the new value, not the original.
+        state.job_mut("b").last_report_at = Some(1.0);
+        let out: Value = serde_json::from_str(&state.to_file_text()).unwrap();
+        assert_eq!(out["jobs"]["b"]["lastReportAt"], 1.0);
     }
 
     #[test]

@@ -65,7 +65,11 @@ pub fn safe_block(s: &str) -> String {
 }
 
 fn clean(s: &str, keep_lines: bool) -> String {
-    if !s.chars().any(|c| c.is_control() || is_line_break(c)) {
+    // Most text needs no change (a status line ends with `\n`, which a
+    // block keeps): copied as it is.
+    let changed =
+        |c: char| (c.is_control() || is_line_break(c)) && !(keep_lines && matches!(c, '\n' | '\t'));
+    if !s.chars().any(changed) {
         return s.to_string();
     }
     let mut out = String::with_capacity(s.len());

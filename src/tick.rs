@@ -615,12 +615,13 @@ impl Tick<'_> {
         watch_only: bool,
     ) -> Result<(), String> {
         let now = self.clock.now;
+        let never_seen = state::JobState::default();
         let plans: Vec<Option<Autorun>> = observations
             .iter()
             .map(|(job, obs)| {
-                let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
+                let prev = st.jobs.get(&job.id).unwrap_or(&never_seen);
                 (!watch_only)
-                    .then(|| rules::plan_autorun(job, obs, &prev, now))
+                    .then(|| rules::plan_autorun(job, obs, prev, now))
                     .flatten()
             })
             .collect();
@@ -648,8 +649,8 @@ impl Tick<'_> {
         };
         let mut started = to_start.iter().map(|j| j.id.as_str()).zip(started);
         for ((job, obs), plan) in observations.iter().zip(plans) {
-            let prev = st.jobs.get(&job.id).cloned().unwrap_or_default();
-            let mut next_prev = prev.clone();
+            // Taken out, not copied: the decision returns the job's new state.
+            let mut next_prev = st.jobs.remove(&job.id).unwrap_or_default();
             let note = match plan {
                 Some(Autorun::Start) => {
                     let ran = started.find(|(id, _)| *id == job.id).and_then(|(_, r)| r);
@@ -661,7 +662,7 @@ impl Tick<'_> {
                             let mut record = rules::run_record(&out);
                             record.at = Some(now);
                             record.by = Some("autoResume".into());
-                            next_prev.last_start = Some(record);
+                            next_prev.last_start = Some(Box::new(record));
                             Some(AutorunNote::from_start(&out))
                         }
                     }

@@ -110,7 +110,7 @@ pub fn start(g: &Global, id: &str, allow_risk: bool, force: bool, timeout: f64) 
         let mut record = rules::run_record(&out);
         record.at = Some(at);
         record.by = Some(login_name());
-        js.last_start = Some(record);
+        js.last_start = Some(Box::new(record));
         Ok(())
     })?;
     Ok(exit_code(out.success(), true))
@@ -190,7 +190,7 @@ pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code
     with_state_waiting(&files, |st| {
         let js = st.job_mut(id);
         finished(&mut js.stop_in_progress, at);
-        js.last_stop = Some(record);
+        js.last_stop = Some(Box::new(record));
         Ok(())
     })?;
     if let Some(why) = failure {

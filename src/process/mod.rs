@@ -222,8 +222,12 @@ fn run_with(spec: &Spec, stop: &dyn Fn() -> bool, use_pidfd: bool) -> Output {
         return Output::unstarted(Ending::Interrupted, spec, started);
     }
     let mut command = Command::new(program);
+    // Only a variable that is set is removed: any change to the environment
+    // makes the spawn copy the whole of it, for every command.
     for name in spec.env_remove {
-        command.env_remove(name);
+        if std::env::var_os(name).is_some() {
+            command.env_remove(name);
+        }
     }
     command
         .args(args)

@@ -350,14 +350,19 @@ fn decide_known(
             // The level as the status wrote it: the Python version's key.
             (s.level_text.as_deref(), s.message.clone())
         };
-    let key = anomaly_key(
-        Value::Bool(s.running),
-        Value::Bool(s.completed),
-        s.stop_reason.as_deref(),
-        eff_level,
-        eff_message.as_deref(),
-        s.progress_key.as_deref(),
-    );
+    // Only an anomaly has a key (and only then is it written or compared).
+    let key = if anomaly {
+        anomaly_key(
+            Value::Bool(s.running),
+            Value::Bool(s.completed),
+            s.stop_reason.as_deref(),
+            eff_level,
+            eff_message.as_deref(),
+            s.progress_key.as_deref(),
+        )
+    } else {
+        String::new()
+    };
 
     // What changed since the last tick.
     let level_now = s.level.unwrap_or(Level::Ok);

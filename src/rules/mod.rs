@@ -148,7 +148,7 @@ fn level_word(level: &str) -> &'static str {
 /// Store a run's `lastRunAt` and `lastRun` tails.
 pub fn record_run(st: &mut JobState, out: &Output, now: f64) {
     st.last_run_at = Some(now);
-    st.last_run = Some(run_record(out));
+    st.last_run = Some(Box::new(run_record(out)));
 }
 
 /// `{exitCode, durationMs, stdoutTail, stderrTail}` of a finished command.

@@ -833,12 +833,12 @@ fn a_failed_start_gives_its_last_three_stderr_lines() {
     let mut j = job();
     j.policy.auto_resume = true;
     let prev = JobState {
-        last_start: Some(crate::state::RunRecord {
+        last_start: Some(Box::new(crate::state::RunRecord {
             exit_code: Some(1),
             stdout_tail: "progress 1\nprogress 2".into(),
             stderr_tail: "a\n\nb\nc\nd\n".into(),
             ..Default::default()
-        }),
+        })),
         ..JobState::default()
     };
     let out = decide_job(

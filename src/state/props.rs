@@ -105,4 +105,18 @@ proptest! {
             prop_assert!(parse(again.as_bytes()).is_ok(), "{again}");
         }
     }
+
+    /// The state is written a job at a time: the text is the one a single
+    /// tree of the whole state gives, repairs put back included.
+    #[test]
+    fn the_state_written_a_job_at_a_time_is_the_whole_tree_written(v in state_object()) {
+        let text = serde_json::to_string(&v).unwrap();
+        if let Ok(state) = parse(text.as_bytes()) {
+            let mut whole = serde_json::to_value(&state).unwrap();
+            whole["jobs"] = serde_json::to_value(&state.jobs).unwrap();
+            state.repairs.restore(&mut whole);
+            let expected = serde_json::to_string_pretty(&whole).unwrap() + "\n";
+            prop_assert_eq!(state.to_file_text(), expected);
+        }
+    }
 }

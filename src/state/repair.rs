@@ -71,8 +71,25 @@ impl Repairs {
     /// Put the original values back into `out` (the state about to be
     /// written) where the field still holds what the repair read it as.
     pub fn restore(&self, out: &mut Value) {
+        self.restore_in(&[], out);
+    }
+
+    /// [`Repairs::restore`] for one job: `out` is the job `id` about to be
+    /// written (the state is written a job at a time).
+    pub fn restore_job(&self, id: &str, out: &mut Value) {
+        if self.list.is_empty() {
+            return;
+        }
+        self.restore_in(&[Seg::Key("jobs".into()), Seg::Key(id.into())], out);
+    }
+
+    /// Restore the repairs below `prefix`; `out` is the value at `prefix`.
+    fn restore_in(&self, prefix: &[Seg], out: &mut Value) {
         for r in self.list.iter().filter(|r| r.restore) {
-            let Some((last, parents)) = r.path.split_last() else {
+            let Some(path) = r.path.strip_prefix(prefix) else {
+                continue;
+            };
+            let Some((last, parents)) = path.split_last() else {
                 continue;
             };
             let Some(parent) = walk_mut(out, parents) else {
@@ -183,7 +200,6 @@ fn field(obj: &mut Map<String, Value>, key: &str, field: Field, at: &[Seg], repa
     {
         return;
     }
-    let path = [at, &[Seg::Key(key.to_string())]].concat();
     let read = match field {
         Field::Time => (!v.is_number()).then_some((None, "is not a number; read as absent")),
         Field::TimeOrZero => match v {
@@ -225,6 +241,8 @@ fn field(obj: &mut Map<String, Value>, key: &str, field: Field, at: &[Seg], repa
         Field::Object => (!v.is_object()).then_some((None, "is not an object; read as absent")),
     };
     if let Some((read_as, why)) = read {
+        // The path is built only for a repair: most fields need none.
+        let path = [at, &[Seg::Key(key.to_string())]].concat();
         repairs.add(&path, Some(v), read_as.clone(), why);
         match read_as {
             Some(r) => obj.insert(key.to_string(), r),

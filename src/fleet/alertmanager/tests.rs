@@ -156,11 +156,11 @@ fn checks_follow_nagios_severities() {
         stdout_tail: out.into(),
         ..RunRecord::default()
     };
-    st.job_mut("w").last_run = Some(run(1, "DISK WARNING - / 85% used"));
-    st.job_mut("c").last_run = Some(run(2, "DISK CRITICAL - / 97% used"));
-    st.job_mut("t").last_run = Some(run(-1, ""));
-    st.job_mut("ok").last_run = Some(run(0, "DISK OK"));
-    st.job_mut("attention").last_run = Some(run(0, "ACTION REQUIRED: rotate the key"));
+    st.job_mut("w").last_run = Some(Box::new(run(1, "DISK WARNING - / 85% used")));
+    st.job_mut("c").last_run = Some(Box::new(run(2, "DISK CRITICAL - / 97% used")));
+    st.job_mut("t").last_run = Some(Box::new(run(-1, "")));
+    st.job_mut("ok").last_run = Some(Box::new(run(0, "DISK OK")));
+    st.job_mut("attention").last_run = Some(Box::new(run(0, "ACTION REQUIRED: rotate the key")));
     let observed = BTreeMap::new();
     let found = problems(&facts(Some(&cfg), &observed), &st);
     assert_eq!(

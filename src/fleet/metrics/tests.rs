@@ -42,10 +42,10 @@ fn the_whole_file_for_one_long_job_and_one_check() {
     };
     st.job_mut("scan \"photos\" \\ 1").last_progress_at = Some(NOW - 30.5);
     st.job_mut("disk").last_run_at = Some(NOW - 10.0);
-    st.job_mut("disk").last_run = Some(RunRecord {
+    st.job_mut("disk").last_run = Some(Box::new(RunRecord {
         exit_code: Some(2),
         ..RunRecord::default()
-    });
+    }));
     let mut item = QueueItem::new("disk", NOW, NOW, String::new());
     item.status = QueueStatus::Failed;
     st.queue.push(item);
