@@ -1155,3 +1155,50 @@ fn a_failed_ping_is_printed_never_fatal_and_never_shows_the_url() {
         .stderr_has("heartbeat: ping failed (not fatal): ");
     assert!(!run.stderr.contains("SENTINEL"), "{}", run.stderr);
 }
+
+#[test]
+fn doctor_lists_alertmanager_metrics_and_heartbeat_without_their_secrets() {
+    let am = Server::start();
+    let ping = Server::start();
+    let env = TestEnv::new();
+    let status = env.script("status.sh", r#"echo '{"running":true}'"#);
+    let mut cfg = config_with(json!([long_job("j", &status, &status)]));
+    cfg["defaults"]["notify"] = json!([
+        {"type": "file", "path": "reports.jsonl"},
+        {"type": "alertmanager", "url": am.url, "labels": {"team": "ops"},
+         "headers": {"Authorization": "Bearer SENTINEL-HEADER"}},
+    ]);
+    cfg["defaults"]["metricsFile"] = json!("textfile/ops.prom");
+    cfg["defaults"]["heartbeatUrl"] = json!(format!("{}/ping/SENTINEL-CHECK-ID", ping.url));
+    env.config(&cfg);
+    let run = env.run(&["doctor"]);
+    run.code(0)
+        .stdout_has(&format!(
+            "alertmanager 1{}/api/v2/alerts — the current alerts are posted every tick",
+            am.url
+        ))
+        .stdout_has("  labels      team=ops")
+        .stdout_has("  headers     Authorization (values not shown)")
+        .stdout_has(
+            "/textfile/ops.prom — OK: written after every tick (its folder will be created in ",
+        )
+        .stdout_has(&format!(
+            "heartbeat     {} (the rest of the URL is a secret) — pinged after every tick",
+            ping.url
+        ));
+    assert!(!run.stdout.contains("SENTINEL"), "{}", run.stdout);
+    assert!(
+        am.requests().is_empty() && ping.requests().is_empty(),
+        "doctor posts nothing"
+    );
+
+    // A metrics file under a regular file cannot be written: exit 1.
+    env.write("blocker", "");
+    cfg["defaults"]["metricsFile"] = json!("blocker/ops.prom");
+    env.config(&cfg);
+    env.run(&["doctor"])
+        .code(1)
+        .stdout_has("/blocker/ops.prom — CANNOT WRITE: ")
+        .stdout_has("blocker is not a folder")
+        .stdout_has("the metrics file ");
+}
