@@ -162,11 +162,9 @@ impl Tick<'_> {
         };
         let now = self.clock.now;
         let lang = self.args.lang.unwrap_or(config.defaults.language);
-        // Job output is redacted of the tokens delivery would use (SPEC §7).
-        crate::secrets::learn_later(deliver::token_source(
-            config.defaults.notify.clone(),
-            self.files.clone(),
-        ));
+        // Job output is redacted of the tokens delivery would use and of
+        // the config's own secrets (SPEC §7).
+        crate::secrets::learn_later(deliver::secret_source(&config.defaults, self.files.clone()));
         let ctx = Context::from_env(
             config.defaults.notify.clone(),
             self.args.target.clone(),

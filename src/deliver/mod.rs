@@ -555,13 +555,16 @@ fn redact_bot_paths(text: &str) -> String {
     out
 }
 
-/// The tokens the OpenClaw config gives for the default account and every
-/// Telegram channel of `channels`, for `secrets::learn_later`: read only if
-/// something is redacted.
-pub fn token_source(
-    channels: Option<Vec<Channel>>,
+/// The secrets to redact from job output, for `secrets::learn_later`: the
+/// config's own ([`Defaults::secrets`]) and the tokens the OpenClaw config
+/// gives for the default account and every Telegram channel — that file is
+/// read only if something is redacted.
+pub fn secret_source(
+    defaults: &crate::config::Defaults,
     files: crate::paths::Files,
 ) -> impl FnOnce() -> Vec<String> + Send + 'static {
+    let channels = defaults.notify.clone();
+    let mut secrets = defaults.secrets();
     move || {
         let ctx = Context::from_env(channels, None, &files);
         let mut session = Session::new(&ctx);
@@ -570,7 +573,8 @@ pub fn token_source(
                 telegram::settings(&mut session, target.as_deref(), account.as_deref());
             }
         }
-        telegram::known_tokens(&mut session)
+        secrets.extend(telegram::known_tokens(&mut session));
+        secrets
     }
 }
 
