@@ -1539,10 +1539,20 @@ fn the_config_names_its_own_secrets() {
         "https://hc.example/ping/abc-123-check",
         "/ping/abc-123-check",
     ] {
-        assert!(secrets.iter().any(|s| s == expected), "{expected}: {secrets:?}");
+        assert!(
+            secrets.iter().any(|s| s == expected),
+            "{expected}: {secrets:?}"
+        );
     }
     // Not secrets: where a webhook or Alertmanager is, and a command's argv.
-    for shown in ["https://hook.example/in", "http://am:9093", "/usr/local/bin/notify"] {
-        assert!(!secrets.iter().any(|s| s.contains(shown)), "{shown}: {secrets:?}");
+    for shown in [
+        "https://hook.example/in",
+        "http://am:9093",
+        "/usr/local/bin/notify",
+    ] {
+        assert!(
+            !secrets.iter().any(|s| s.contains(shown)),
+            "{shown}: {secrets:?}"
+        );
     }
 }

@@ -23,11 +23,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{duration_text, rfc3339, shown_url, Mode, TickFacts};
+use super::{rfc3339, shown_url, Mode, TickFacts};
 use crate::config::Channel;
 use crate::config::{AlertmanagerChannel, Job, Kind, Risk};
 use crate::deliver::Context;
 use crate::out::{errln, outln};
+use crate::report::duration_text;
 use crate::rules::{self, JobStateWord};
 use crate::state::{AlertmanagerRecord, JobState, QueueStatus, State, TrackedAlert};
 use crate::status::Observation;
