@@ -292,12 +292,12 @@ impl Defaults {
     /// The secrets the config itself holds, to be redacted from job output
     /// like the Telegram token (SPEC §7): webhook and Alertmanager header
     /// values (and the credential after `Bearer `/`Basic `), a webhook URL's
-    /// query, and the heartbeat URL with its path (a check id is all it
-    /// takes to ping). Command channel arguments are not among them: a
+    /// query, the heartbeat URL with its path (a check id is all it takes
+    /// to ping), and a command channel's arguments — not its program: a
     /// program path in every output would be redacted too.
     pub fn secrets(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut header_values = |headers: &BTreeMap<String, String>| {
+        let header_values = |headers: &BTreeMap<String, String>, out: &mut Vec<String>| {
             for value in headers.values() {
                 out.push(value.clone());
                 if let Some((_, credential)) = value.split_once(' ') {
@@ -306,12 +306,14 @@ impl Defaults {
             }
         };
         for channel in self.notify.iter().flatten() {
-            if let Channel::Webhook { headers, .. } = channel {
-                header_values(headers);
+            match channel {
+                Channel::Webhook { headers, .. } => header_values(headers, &mut out),
+                Channel::Command { argv } => out.extend(argv.iter().skip(1).cloned()),
+                _ => {}
             }
         }
         for am in &self.alertmanager {
-            header_values(&am.headers);
+            header_values(&am.headers, &mut out);
         }
         let mut url_parts = |url: &str, whole: bool| {
             if whole {

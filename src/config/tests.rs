@@ -1528,7 +1528,7 @@ fn the_config_names_its_own_secrets() {
             {"type": "webhook", "url": "https://hook.example/in?key=k-secret-1",
              "headers": {"Authorization": "Bearer tok-secret-2"}},
             {"type": "alertmanager", "url": "http://am:9093", "headers": {"X-Org": "org-secret-3"}},
-            {"type": "command", "argv": ["/usr/local/bin/notify", "--flag"]},
+            {"type": "command", "argv": ["/usr/local/bin/notify", "--token=arg-secret-4"]},
         ]}, "jobs": []}));
     let secrets = config.defaults.secrets();
     for expected in [
@@ -1538,13 +1538,14 @@ fn the_config_names_its_own_secrets() {
         "key=k-secret-1",
         "https://hc.example/ping/abc-123-check",
         "/ping/abc-123-check",
+        "--token=arg-secret-4",
     ] {
         assert!(
             secrets.iter().any(|s| s == expected),
             "{expected}: {secrets:?}"
         );
     }
-    // Not secrets: where a webhook or Alertmanager is, and a command's argv.
+    // Not secrets: where a webhook or Alertmanager is, and a command's program.
     for shown in [
         "https://hook.example/in",
         "http://am:9093",

@@ -149,6 +149,7 @@ fn the_configs_own_secrets_are_redacted_from_job_output() {
         ),
     );
     let read = env.script("read.sh", "cat leak.txt; cat leak.txt >&2; exit 1");
+    let sink = env.script("sink.sh", "cat > /dev/null");
     let mut cfg = config_with(json!([
         {"id": "r", "kind": "one_shot_read", "risk": "read_only", "enabled": true,
          "commands": {"run": [read]}, "policy": {"everySeconds": 60}},
@@ -157,12 +158,16 @@ fn the_configs_own_secrets_are_redacted_from_job_output() {
         {"type": "webhook", "url": format!("{}/hook?{query}", hook.url),
          "headers": {"Authorization": format!("Bearer {bearer}")}},
         {"type": "alertmanager", "url": hook.url, "headers": {"X-Scope-OrgID": "ORG-SENTINEL-tenant"}},
+        {"type": "command", "argv": [sink, "--key=ARGV-SENTINEL-42"]},
     ]);
     cfg["defaults"]["heartbeatUrl"] = json!(heartbeat);
     env.config(&cfg);
     env.write(
         "leak.txt",
-        &format!("{} org ORG-SENTINEL-tenant", env.read("leak.txt")),
+        &format!(
+            "{} org ORG-SENTINEL-tenant arg --key=ARGV-SENTINEL-42",
+            env.read("leak.txt")
+        ),
     );
 
     let runs = [
@@ -172,7 +177,7 @@ fn the_configs_own_secrets_are_redacted_from_job_output() {
     ];
     runs[1]
         .stdout_has("auth: <redacted> url: ")
-        .stdout_has("?<redacted> ping: <redacted> id: <redacted> org <redacted>");
+        .stdout_has("?<redacted> ping: <redacted> id: <redacted> org <redacted> arg <redacted>");
     let report = hook
         .requests()
         .iter()
@@ -182,7 +187,13 @@ fn the_configs_own_secrets_are_redacted_from_job_output() {
     assert!(report.contains("auth: <redacted>"), "{report}");
     assert!(report.contains("org <redacted>"), "{report}");
     let all: Vec<&Run> = runs.iter().collect();
-    for secret in [bearer, "QUERY-SENTINEL", ping, "ORG-SENTINEL"] {
+    for secret in [
+        bearer,
+        "QUERY-SENTINEL",
+        ping,
+        "ORG-SENTINEL",
+        "ARGV-SENTINEL",
+    ] {
         // The posts themselves carry them, as they must: only what the job
         // printed is checked, in the files and the output.
         nowhere(
