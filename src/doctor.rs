@@ -16,7 +16,7 @@ use anyhow::Result;
 
 use crate::cli::Global;
 use crate::clock::Clock;
-use crate::config::{self, Channel};
+use crate::config::{self, Defaults};
 use crate::deliver::{self, probe, Context};
 use crate::exit::Code;
 use crate::paths::Files;
@@ -56,7 +56,8 @@ pub fn run(g: &Global, send_test: bool) -> Result<Code> {
         ));
     }
 
-    let channels = job_config(&files, &mut out);
+    let defaults = job_config(&files, &mut out);
+    let channels = defaults.as_ref().and_then(|d| d.notify.clone());
     state_file(&files, &mut out);
 
     // Delivery.
@@ -112,6 +113,9 @@ pub fn run(g: &Global, send_test: bool) -> Result<Code> {
             reports.len()
         ));
     }
+    if let Some(d) = &defaults {
+        fleet(d, &mut out);
+    }
 
     if send_test {
         let now = Clock::read().now;
@@ -143,10 +147,10 @@ pub fn run(g: &Global, send_test: bool) -> Result<Code> {
     })
 }
 
-/// The job config: where, why, and what validation and the lints say. The
-/// channels of its `defaults.notify` (of a broken file too, when that part
-/// can be read).
-fn job_config(files: &Files, out: &mut Report) -> Option<Vec<Channel>> {
+/// The job config: where, why, and what validation and the lints say. Its
+/// `defaults` (of a broken file too, as far as they can be read: a tick
+/// still uses them for the config alert, the metrics and the ping).
+fn job_config(files: &Files, out: &mut Report) -> Option<Defaults> {
     let at = format!("{} ({})", files.config.display(), files.config_from);
     if !files.config.exists() {
         out.line(
@@ -164,7 +168,7 @@ fn job_config(files: &Files, out: &mut Report) -> Option<Vec<Channel>> {
             for w in config::lint(&c, std::env::var_os("PATH").as_deref()) {
                 out.warn(format!("config: {w}"));
             }
-            c.defaults.notify
+            Some(c.defaults)
         }
         Err(e) => {
             out.line(
@@ -180,8 +184,59 @@ fn job_config(files: &Files, out: &mut Report) -> Option<Vec<Channel>> {
             );
             std::fs::read_to_string(&files.config)
                 .ok()
-                .and_then(|t| config::notify_of_broken(&t, &files.config))
+                .and_then(|t| config::defaults_of_broken(&t, &files.config))
         }
+    }
+}
+
+/// SPEC §10, what a tick does beside its reports: the Alertmanager
+/// channels (URL, labels, header names — never header values), the metrics
+/// file, the heartbeat (its URL is a secret: only the scheme and host). It
+/// posts and pings nothing: a test alert would page someone, a ping would
+/// say the monitor ran.
+fn fleet(d: &Defaults, out: &mut Report) {
+    for (i, am) in d.alertmanager.iter().enumerate() {
+        out.line(
+            &format!("alertmanager {}", i + 1),
+            &format!(
+                "{} — the current alerts are posted every tick",
+                probe::shown_url(&crate::fleet::alertmanager::endpoint(&am.url))
+            ),
+        );
+        if !am.labels.is_empty() {
+            let labels: Vec<String> = am.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.sub("labels", &labels.join(", "));
+        }
+        if !am.headers.is_empty() {
+            let names: Vec<&str> = am.headers.keys().map(String::as_str).collect();
+            out.sub(
+                "headers",
+                &format!("{} (values not shown)", names.join(", ")),
+            );
+        }
+    }
+    if let Some(path) = &d.metrics_file {
+        let (ok, why) = probe::folder_writable(path);
+        let verdict = if ok { "OK" } else { "CANNOT WRITE" };
+        out.line(
+            "metrics file",
+            &format!("{} — {verdict}: {why}", path.display()),
+        );
+        if !ok {
+            out.problem(format!(
+                "the metrics file {} cannot be written",
+                path.display()
+            ));
+        }
+    }
+    if let Some(url) = &d.heartbeat_url {
+        out.line(
+            "heartbeat",
+            &format!(
+                "{} (the rest of the URL is a secret) — pinged after every tick, /fail when it fails",
+                probe::url_origin(url)
+            ),
+        );
     }
 }
 

@@ -6,7 +6,10 @@
 //! Tokens are learned from `$TELEGRAM_BOT_TOKEN` at start, from the OpenClaw
 //! config through a source registered with [`learn_later`] (read on the
 //! first redaction, so a run that never meets output never reads it), and
-//! from every token delivery resolves ([`learn`]). Job commands are run
+//! from every token delivery resolves ([`learn`]). The same source gives the
+//! job config's own secrets — header values, a webhook URL's query, the
+//! heartbeat URL, a command channel's arguments — which are redacted the
+//! same way. Job commands are run
 //! without `$TELEGRAM_BOT_TOKEN` in their environment ([`WITHHELD_ENV`]);
 //! a job that still prints a token (it read the OpenClaw config itself) has
 //! it redacted by the runner before anything else sees its output.

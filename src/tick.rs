@@ -162,11 +162,9 @@ impl Tick<'_> {
         };
         let now = self.clock.now;
         let lang = self.args.lang.unwrap_or(config.defaults.language);
-        // Job output is redacted of the tokens delivery would use (SPEC §7).
-        crate::secrets::learn_later(deliver::token_source(
-            config.defaults.notify.clone(),
-            self.files.clone(),
-        ));
+        // Job output is redacted of the tokens delivery would use and of
+        // the config's own secrets (SPEC §7).
+        crate::secrets::learn_later(deliver::secret_source(&config.defaults, self.files.clone()));
         let ctx = Context::from_env(
             config.defaults.notify.clone(),
             self.args.target.clone(),
@@ -217,7 +215,7 @@ impl Tick<'_> {
         // follow the save in `finish`.
         let fleet = Fleet::new(self.metrics_path().as_deref(), Some(&config.defaults));
         let facts = self.facts(&st, Some(&config), invalid, observed);
-        let post_failed = fleet.post_alerts(&mut st, &facts, self.fleet_mode());
+        let post_failed = fleet.post_alerts(&mut st, &facts, self.fleet_mode(), &ctx);
         if self.global.verbose > 0 {
             errln!(
                 "tick: {} job(s), {} section(s), outbox {}, {} ms",
@@ -411,12 +409,12 @@ impl Tick<'_> {
         // file says, as far as it can be read.
         let defaults = text.and_then(|t| config::defaults_of_broken(t, &self.files.config));
         let fleet = Fleet::new(self.metrics_path().as_deref(), defaults.as_ref());
+        let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
+        let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
         if !sections.is_empty() {
             let lang = self.args.lang.unwrap_or_default();
             let msg = report::message(lang, &self.clock, &sections, self.clock.now);
             if self.delivers() {
-                let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
-                let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
                 let sent = self.send(&mut st, &ctx, &msg).unwrap_or_else(|e| {
                     vec![format!(
                         "ERROR: the state could not be saved, so nothing was delivered: {e}"
@@ -430,7 +428,7 @@ impl Tick<'_> {
             }
         }
         let facts = self.facts(&st, None, Some(err.problems.join("\n")), BTreeMap::new());
-        let post_failed = fleet.post_alerts(&mut st, &facts, self.fleet_mode());
+        let post_failed = fleet.post_alerts(&mut st, &facts, self.fleet_mode(), &ctx);
         self.finish(st, true, false, FleetEnd::new(&fleet, facts, post_failed))
     }
 

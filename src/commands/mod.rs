@@ -104,13 +104,11 @@ fn load_watching_or_error(files: &Files) -> Result<(Config, Option<String>)> {
     }
 }
 
-/// Redact from job output the tokens delivery would use (SPEC §7); they
-/// are read from the OpenClaw config only if some output needs it.
+/// Redact from job output the tokens delivery would use and the config's
+/// own secrets (SPEC §7); the tokens are read from the OpenClaw config only
+/// if some output needs it.
 fn learn_tokens(config: &Config, files: &Files) {
-    crate::secrets::learn_later(deliver::token_source(
-        config.defaults.notify.clone(),
-        files.clone(),
-    ));
+    crate::secrets::learn_later(deliver::secret_source(&config.defaults, files.clone()));
 }
 
 /// [`load_watching_or_error`], the error printed first on stderr.

@@ -288,6 +288,61 @@ pub struct Defaults {
     pub heartbeat_url: Option<String>,
 }
 
+impl Defaults {
+    /// The secrets the config itself holds, to be redacted from job output
+    /// like the Telegram token (SPEC §7): webhook and Alertmanager header
+    /// values (and the credential after `Bearer `/`Basic `), a webhook URL's
+    /// query, the heartbeat URL with its path (a check id is all it takes
+    /// to ping), and a command channel's arguments — not its program: a
+    /// program path in every output would be redacted too.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let header_values = |headers: &BTreeMap<String, String>, out: &mut Vec<String>| {
+            for value in headers.values() {
+                out.push(value.clone());
+                if let Some((_, credential)) = value.split_once(' ') {
+                    out.push(credential.to_string());
+                }
+            }
+        };
+        for channel in self.notify.iter().flatten() {
+            match channel {
+                Channel::Webhook { headers, .. } => header_values(headers, &mut out),
+                Channel::Command { argv } => out.extend(argv.iter().skip(1).cloned()),
+                _ => {}
+            }
+        }
+        for am in &self.alertmanager {
+            header_values(&am.headers, &mut out);
+        }
+        let mut url_parts = |url: &str, whole: bool| {
+            if whole {
+                out.push(url.to_string());
+            }
+            let Some((_, rest)) = url.split_once("://") else {
+                return;
+            };
+            if whole {
+                if let Some((_, path)) = rest.split_once('/') {
+                    out.push(format!("/{path}"));
+                }
+            }
+            if let Some((_, query)) = rest.split_once('?') {
+                out.push(query.to_string());
+            }
+        };
+        for channel in self.notify.iter().flatten() {
+            if let Channel::Webhook { url, .. } = channel {
+                url_parts(url, false);
+            }
+        }
+        if let Some(url) = &self.heartbeat_url {
+            url_parts(url, true);
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub path: PathBuf,

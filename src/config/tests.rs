@@ -1519,3 +1519,41 @@ fn jobs_sharing_a_relative_cwd_get_one_warning_naming_them_all() {
         config.warnings
     );
 }
+
+#[test]
+fn the_config_names_its_own_secrets() {
+    let config = ok(json!({"version": 1, "defaults": {
+        "heartbeatUrl": "https://hc.example/ping/abc-123-check",
+        "notify": [
+            {"type": "webhook", "url": "https://hook.example/in?key=k-secret-1",
+             "headers": {"Authorization": "Bearer tok-secret-2"}},
+            {"type": "alertmanager", "url": "http://am:9093", "headers": {"X-Org": "org-secret-3"}},
+            {"type": "command", "argv": ["/usr/local/bin/notify", "--token=arg-secret-4"]},
+        ]}, "jobs": []}));
+    let secrets = config.defaults.secrets();
+    for expected in [
+        "Bearer tok-secret-2",
+        "tok-secret-2",
+        "org-secret-3",
+        "key=k-secret-1",
+        "https://hc.example/ping/abc-123-check",
+        "/ping/abc-123-check",
+        "--token=arg-secret-4",
+    ] {
+        assert!(
+            secrets.iter().any(|s| s == expected),
+            "{expected}: {secrets:?}"
+        );
+    }
+    // Not secrets: where a webhook or Alertmanager is, and a command's program.
+    for shown in [
+        "https://hook.example/in",
+        "http://am:9093",
+        "/usr/local/bin/notify",
+    ] {
+        assert!(
+            !secrets.iter().any(|s| s.contains(shown)),
+            "{shown}: {secrets:?}"
+        );
+    }
+}

@@ -103,9 +103,57 @@ pub struct Context {
     pub pause: Pause,
     /// The job config the channels came from, for [`Context::settings_print`].
     pub job_config: Option<PathBuf>,
-    /// When the context was made: the tick's delivery budget counts from
-    /// here (SPEC §11, [`Context::budget_left`]).
-    pub started: std::time::Instant,
+    /// Time this tick has spent delivering so far, shared by every flush
+    /// and the Alertmanager posts (SPEC §11, [`Context::budget_left`]).
+    pub spent: Spent,
+}
+
+/// Time spent delivering, added up over the calls that deliver. Only that
+/// time counts against the tick's budget: a tick whose status commands took
+/// 40 s still has its whole budget for the report they produced.
+#[derive(Debug, Clone, Default)]
+pub struct Spent(Arc<std::sync::Mutex<SpentInner>>);
+
+#[derive(Debug, Default)]
+struct SpentInner {
+    done: Duration,
+    /// When the call under way began (nested calls count once).
+    since: Option<Instant>,
+}
+
+impl Spent {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SpentInner> {
+        // Nothing panics while holding it; a poisoned lock still counts.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// So far, the call under way included.
+    pub fn so_far(&self) -> Duration {
+        let inner = self.lock();
+        inner.done + inner.since.map_or(Duration::ZERO, |t| t.elapsed())
+    }
+
+    /// Run `f`, counting its time.
+    pub fn count<T>(&self, f: impl FnOnce() -> T) -> T {
+        let outer = {
+            let mut inner = self.lock();
+            let outer = inner.since.is_none();
+            if outer {
+                inner.since = Some(Instant::now());
+            }
+            outer
+        };
+        let result = f();
+        if outer {
+            let mut inner = self.lock();
+            if let Some(t) = inner.since.take() {
+                inner.done += t.elapsed();
+            }
+        }
+        result
+    }
 }
 
 impl fmt::Debug for Context {
@@ -129,7 +177,7 @@ impl fmt::Debug for Context {
             .field("host", &self.host)
             .field("cwd", &self.cwd)
             .field("pause", &"<fn>")
-            .field("started", &self.started)
+            .field("spent", &self.spent)
             .field("job_config", &self.job_config)
             .finish()
     }
@@ -153,11 +201,20 @@ impl Context {
         format!("{:016x}", crate::text::fnv1a(&bytes))
     }
 
-    /// Whether the delivery budget of one tick (SPEC §11: 30 s in all —
-    /// one and a half request deadlines) has time left; what is not tried
-    /// by then is tried on the next tick.
+    /// The delivery budget of one tick (SPEC §11: 30 s in all — one and a
+    /// half request deadlines).
+    pub fn budget(&self) -> Duration {
+        self.http_timeout.mul_f64(delivery::BUDGET_IN_DEADLINES)
+    }
+
+    /// What is left of the budget; what is not tried by the end of it is
+    /// tried on the next tick.
+    pub fn budget_remaining(&self) -> Duration {
+        self.budget().saturating_sub(self.spent.so_far())
+    }
+
     pub fn budget_left(&self) -> bool {
-        self.started.elapsed() < self.http_timeout.mul_f64(delivery::BUDGET_IN_DEADLINES)
+        !self.budget_remaining().is_zero()
     }
 
     /// A context that reads nothing from the environment: no `PATH` (so no
@@ -187,7 +244,7 @@ impl Context {
             host: hostname(),
             cwd: PathBuf::from("/"),
             pause: Arc::new(std::thread::sleep),
-            started: std::time::Instant::now(),
+            spent: Spent::default(),
             job_config: None,
         }
     }
@@ -262,6 +319,10 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
     if outbox.is_empty() {
         return Outcome::default();
     }
+    ctx.spent.count(|| flush_waiting(outbox, ctx, now))
+}
+
+fn flush_waiting(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
     let mut session = Session::new(ctx);
     let configured: Vec<(String, Channel)> = ctx
         .channel_list()
@@ -312,11 +373,9 @@ pub fn flush_outbox(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
             if !over_budget {
                 over_budget = true;
                 session.notices.push(format!(
-                    "outbox: the delivery budget of this tick ({:.0} s) is used up; \
+                    "outbox: the delivery budget of this tick ({} s) is used up; \
                      the rest is tried on the next tick",
-                    ctx.http_timeout
-                        .mul_f64(delivery::BUDGET_IN_DEADLINES)
-                        .as_secs_f64()
+                    ctx.budget().as_secs_f64()
                 ));
             }
             kept.push(entry);
@@ -496,13 +555,16 @@ fn redact_bot_paths(text: &str) -> String {
     out
 }
 
-/// The tokens the OpenClaw config gives for the default account and every
-/// Telegram channel of `channels`, for `secrets::learn_later`: read only if
-/// something is redacted.
-pub fn token_source(
-    channels: Option<Vec<Channel>>,
+/// The secrets to redact from job output, for `secrets::learn_later`: the
+/// config's own ([`Defaults::secrets`]) and the tokens the OpenClaw config
+/// gives for the default account and every Telegram channel — that file is
+/// read only if something is redacted.
+pub fn secret_source(
+    defaults: &crate::config::Defaults,
     files: crate::paths::Files,
 ) -> impl FnOnce() -> Vec<String> + Send + 'static {
+    let channels = defaults.notify.clone();
+    let mut secrets = defaults.secrets();
     move || {
         let ctx = Context::from_env(channels, None, &files);
         let mut session = Session::new(&ctx);
@@ -511,7 +573,8 @@ pub fn token_source(
                 telegram::settings(&mut session, target.as_deref(), account.as_deref());
             }
         }
-        telegram::known_tokens(&mut session)
+        secrets.extend(telegram::known_tokens(&mut session));
+        secrets
     }
 }
 

@@ -269,6 +269,48 @@ pub fn shown_url(url: &str) -> String {
     s
 }
 
+/// `scheme://host[:port]` of a URL whose path and query may hold a secret
+/// (a heartbeat URL's check id).
+pub fn url_origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}://{}{port}", u.scheme(), u.host_str().unwrap_or(""))
+        }
+        Err(_) => "<not a URL>".to_string(),
+    }
+}
+
+/// Whether a file replaced atomically at `path` can be written: its folder
+/// is writable, or the nearest existing folder above it is (the folders are
+/// created on first use).
+pub fn folder_writable(path: &Path) -> (bool, String) {
+    use rustix::fs::{access, Access};
+    let d = match nearest_folder(path) {
+        Ok(d) => d,
+        Err(why) => return (false, why),
+    };
+    let created = if Some(d) == path.parent() {
+        String::new()
+    } else {
+        format!(" (its folder will be created in {})", d.display())
+    };
+    match access(d, Access::WRITE_OK | Access::EXEC_OK) {
+        Ok(()) => (true, format!("written after every tick{created}")),
+        Err(_) => (false, format!("{} is not writable", d.display())),
+    }
+}
+
+/// The nearest existing folder above `path`; an error when what exists
+/// there is not a folder, or nothing does.
+fn nearest_folder(path: &Path) -> Result<&Path, String> {
+    match path.ancestors().skip(1).find(|d| d.exists()) {
+        Some(d) if d.is_dir() => Ok(d),
+        Some(d) => Err(format!("{} is not a folder", d.display())),
+        None => Err("no folder to create it in".to_string()),
+    }
+}
+
 /// Whether a file channel can append to `path`: the file is writable, or
 /// its nearest existing folder is (the folders are created on first use).
 fn writable_place(path: &Path) -> (bool, String) {
@@ -280,20 +322,16 @@ fn writable_place(path: &Path) -> (bool, String) {
             Err(_) => (false, "exists but is not writable".to_string()),
         };
     }
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if d.is_dir() {
-            return match access(d, Access::WRITE_OK) {
-                Ok(()) => (true, format!("will be created (in {})", d.display())),
-                Err(_) => (
-                    false,
-                    format!("cannot be created: {} is not writable", d.display()),
-                ),
-            };
-        }
-        dir = d.parent();
+    match nearest_folder(path) {
+        Ok(d) => match access(d, Access::WRITE_OK) {
+            Ok(()) => (true, format!("will be created (in {})", d.display())),
+            Err(_) => (
+                false,
+                format!("cannot be created: {} is not writable", d.display()),
+            ),
+        },
+        Err(why) => (false, format!("cannot be created: {why}")),
     }
-    (false, "no folder to create it in".to_string())
 }
 
 /// The program of a command channel, if it can be run.

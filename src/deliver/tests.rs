@@ -955,3 +955,31 @@ fn an_answer_cut_at_the_limit_is_ok_when_it_starts_ok_true() {
     assert!(!starts_ok_true(r#"["ok",true]"#));
     assert!(!starts_ok_true(""));
 }
+
+#[test]
+fn only_time_spent_delivering_counts_and_a_nested_call_never_stops_the_clock() {
+    let spent = Spent::default();
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(
+        spent.so_far(),
+        Duration::ZERO,
+        "time outside is not counted"
+    );
+    let inner = spent.count(|| {
+        std::thread::sleep(Duration::from_millis(20));
+        spent.count(|| std::thread::sleep(Duration::from_millis(20)));
+        spent.so_far()
+    });
+    let after = spent.so_far();
+    assert!(inner >= Duration::from_millis(40), "{inner:?}");
+    assert!(after >= inner, "{after:?}");
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(spent.so_far(), after, "nothing added outside a call");
+    // A nested call left the outer one running: the clock stopped only
+    // when the outer call ended.
+    spent.count(|| {
+        spent.count(|| ());
+        std::thread::sleep(Duration::from_millis(20));
+    });
+    assert!(spent.so_far() >= after + Duration::from_millis(20));
+}

@@ -23,10 +23,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{duration_text, rfc3339, shown_url, Mode, TickFacts};
+use super::{rfc3339, shown_url, Mode, TickFacts};
 use crate::config::Channel;
 use crate::config::{AlertmanagerChannel, Job, Kind, Risk};
+use crate::deliver::Context;
 use crate::out::{errln, outln};
+use crate::report::duration_text;
 use crate::rules::{self, JobStateWord};
 use crate::state::{AlertmanagerRecord, JobState, QueueStatus, State, TrackedAlert};
 use crate::status::Observation;
@@ -491,6 +493,7 @@ pub fn post_all(
     st: &mut State,
     facts: &TickFacts,
     mode: Mode,
+    ctx: &Context,
 ) -> bool {
     let mut record = st.alertmanager.clone().unwrap_or_default();
     // A channel that left the config no longer fails.
@@ -525,14 +528,30 @@ pub fn post_all(
             }
             let bytes = serde_json::to_vec(&body).expect("JSON serialises");
             let failing_key = shown_url(&channel.url);
-            match super::post(
-                &url,
-                "application/json",
-                bytes,
-                &channel.headers,
-                POST_TIMEOUT,
-                true,
-            ) {
+            // The posts share the tick's delivery budget with the reports
+            // (SPEC §11): a post never runs past it.
+            let left = ctx.budget_remaining();
+            if left.is_zero() {
+                failed = true;
+                errln!(
+                    "Alertmanager {shown}: {} alert(s) not posted: the delivery budget of this tick \
+                     ({} s) is used up; the next tick posts them",
+                    alerts.len(),
+                    ctx.budget().as_secs_f64()
+                );
+                continue;
+            }
+            let posted = ctx.spent.count(|| {
+                super::post(
+                    &url,
+                    "application/json",
+                    bytes,
+                    &channel.headers,
+                    POST_TIMEOUT.min(left),
+                    true,
+                )
+            });
+            match posted {
                 Ok(()) => {
                     next.failing.remove(&failing_key);
                 }

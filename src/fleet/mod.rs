@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{AlertmanagerChannel, Config, Defaults};
+use crate::deliver::Context;
 use crate::exit::Code;
 use crate::out::errln;
 use crate::state::State;
@@ -87,11 +88,18 @@ impl Fleet {
     /// Post the current alerts to every Alertmanager channel (or print them),
     /// and record what was posted in the state. Returns whether a post
     /// failed (the tick then exits 3; the next tick posts again).
-    pub fn post_alerts(&self, st: &mut State, facts: &TickFacts, mode: Mode) -> bool {
+    /// The posts share `ctx`'s delivery budget.
+    pub fn post_alerts(
+        &self,
+        st: &mut State,
+        facts: &TickFacts,
+        mode: Mode,
+        ctx: &Context,
+    ) -> bool {
         if self.alertmanager.is_empty() {
             return false;
         }
-        alertmanager::post_all(&self.alertmanager, st, facts, mode)
+        alertmanager::post_all(&self.alertmanager, st, facts, mode, ctx)
     }
 
     /// After the state is saved: write the metrics file and ping, each
@@ -213,20 +221,6 @@ pub(crate) fn rfc3339(t: f64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// `2h 10m`, `5m`, `40s`: how long something has lasted.
-pub(crate) fn duration_text(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    let (d, h, m) = (s / 86400, (s % 86400) / 3600, (s % 3600) / 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, m) => format!("{m}m"),
-        (0, h, 0) => format!("{h}h"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, 0, _) => format!("{d}d"),
-        (d, h, _) => format!("{d}d {h}h"),
-    }
-}
-
 /// A valid config of these jobs, for the fleet's tests.
 #[cfg(test)]
 pub(crate) fn test_config(jobs: serde_json::Value) -> Config {
@@ -243,16 +237,6 @@ pub(crate) fn test_config(jobs: serde_json::Value) -> Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_like_a_person_would_say_them() {
-        assert_eq!(duration_text(40.0), "40s");
-        assert_eq!(duration_text(300.0), "5m");
-        assert_eq!(duration_text(7800.0), "2h 10m");
-        assert_eq!(duration_text(7200.0), "2h");
-        assert_eq!(duration_text(90000.0), "1d 1h");
-        assert_eq!(duration_text(-5.0), "0s");
-    }
 
     #[test]
     fn shown_url_drops_the_password() {

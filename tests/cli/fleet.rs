@@ -911,6 +911,55 @@ fn a_failed_post_exits_3_is_not_queued_and_fires_delivery_failing() {
 }
 
 #[test]
+fn alertmanager_posts_share_the_ticks_delivery_budget() {
+    let am = Server::start();
+    // Accepts, reads, never answers: each report delivery waits out its
+    // whole deadline.
+    let silent = testkit::RawServer::new(|_, stream: &mut std::net::TcpStream| {
+        std::thread::sleep(Duration::from_secs(30));
+        let _ = stream.flush();
+    });
+    let mut env = am_env(&[&am.url]);
+    let mut cfg: Value =
+        serde_json::from_str(&fs::read_to_string(env.config_path()).unwrap()).unwrap();
+    let notify = cfg["defaults"]["notify"].as_array_mut().unwrap();
+    notify.insert(
+        0,
+        json!({"type": "webhook", "url": format!("{}/a", silent.url)}),
+    );
+    notify.insert(
+        1,
+        json!({"type": "webhook", "url": format!("{}/b", silent.url)}),
+    );
+    env.config(&cfg);
+    // A 1 s deadline: a 1.5 s budget, spent by the two silent webhooks.
+    env.env("OPS_MONITOR_HTTP_TIMEOUT", "1");
+    let run = env.run(&["tick"]);
+    run.code(3)
+        .stderr_has(&format!("Alertmanager {}/api/v2/alerts: ", am.url))
+        .stderr_has(" alert(s) not posted: the delivery budget of this tick (1.5 s) is used up");
+    assert!(am.requests().is_empty(), "nothing posted past the budget");
+    // Nothing about it is queued, and it is not an Alertmanager failure;
+    // the next tick, with budget to spare, posts the current alerts.
+    assert!(env.state()["alertmanager"]
+        .get("failing")
+        .is_none_or(|f| f.as_object().is_some_and(|f| f.is_empty())));
+    let notify = cfg["defaults"]["notify"].as_array_mut().unwrap();
+    notify.drain(0..2);
+    env.config(&cfg);
+    env.at(NOON + 60.0);
+    env.run(&["tick"]).code(0);
+    let posts = posted(&am);
+    assert_eq!(posts.len(), 1);
+    // The job's alert, and the two webhooks' reports still waiting in the
+    // outbox.
+    assert_eq!(
+        alertnames(&posts[0]),
+        vec!["OpsJobPaused", "OpsDeliveryFailing", "OpsDeliveryFailing"]
+    );
+}
+
+#[test]
 fn silences_and_quiet_hours_never_hold_back_the_alerts() {
     let am = Server::start();
     let mut env = am_env(&[&am.url]);
@@ -1105,4 +1154,51 @@ fn a_failed_ping_is_printed_never_fatal_and_never_shows_the_url() {
     run.code(0)
         .stderr_has("heartbeat: ping failed (not fatal): ");
     assert!(!run.stderr.contains("SENTINEL"), "{}", run.stderr);
+}
+
+#[test]
+fn doctor_lists_alertmanager_metrics_and_heartbeat_without_their_secrets() {
+    let am = Server::start();
+    let ping = Server::start();
+    let env = TestEnv::new();
+    let status = env.script("status.sh", r#"echo '{"running":true}'"#);
+    let mut cfg = config_with(json!([long_job("j", &status, &status)]));
+    cfg["defaults"]["notify"] = json!([
+        {"type": "file", "path": "reports.jsonl"},
+        {"type": "alertmanager", "url": am.url, "labels": {"team": "ops"},
+         "headers": {"Authorization": "Bearer SENTINEL-HEADER"}},
+    ]);
+    cfg["defaults"]["metricsFile"] = json!("textfile/ops.prom");
+    cfg["defaults"]["heartbeatUrl"] = json!(format!("{}/ping/SENTINEL-CHECK-ID", ping.url));
+    env.config(&cfg);
+    let run = env.run(&["doctor"]);
+    run.code(0)
+        .stdout_has(&format!(
+            "alertmanager 1{}/api/v2/alerts — the current alerts are posted every tick",
+            am.url
+        ))
+        .stdout_has("  labels      team=ops")
+        .stdout_has("  headers     Authorization (values not shown)")
+        .stdout_has(
+            "/textfile/ops.prom — OK: written after every tick (its folder will be created in ",
+        )
+        .stdout_has(&format!(
+            "heartbeat     {} (the rest of the URL is a secret) — pinged after every tick",
+            ping.url
+        ));
+    assert!(!run.stdout.contains("SENTINEL"), "{}", run.stdout);
+    assert!(
+        am.requests().is_empty() && ping.requests().is_empty(),
+        "doctor posts nothing"
+    );
+
+    // A metrics file under a regular file cannot be written: exit 1.
+    env.write("blocker", "");
+    cfg["defaults"]["metricsFile"] = json!("blocker/ops.prom");
+    env.config(&cfg);
+    env.run(&["doctor"])
+        .code(1)
+        .stdout_has("/blocker/ops.prom — CANNOT WRITE: ")
+        .stdout_has("blocker is not a folder")
+        .stdout_has("the metrics file ");
 }

@@ -133,6 +133,83 @@ printf '{"running":false,"completed":false,"message":"leak %s"}\n' "$(cat leak.t
 }
 
 #[test]
+fn the_configs_own_secrets_are_redacted_from_job_output() {
+    let hook = Server::start();
+    let env = TestEnv::new();
+    let bearer = "HEADER-SENTINEL-0123456789";
+    let query = "key=QUERY-SENTINEL-abcdef";
+    let ping = "PING-SENTINEL-5f1c2b8e-uuid";
+    let heartbeat = format!("{}/ping/{ping}", hook.url);
+    // A job that knows them (it read the config, or curl printed them).
+    env.write(
+        "leak.txt",
+        &format!(
+            "auth: Bearer {bearer} url: {}/hook?{query} ping: {heartbeat} id: /ping/{ping}",
+            hook.url
+        ),
+    );
+    let read = env.script("read.sh", "cat leak.txt; cat leak.txt >&2; exit 1");
+    let sink = env.script("sink.sh", "cat > /dev/null");
+    let mut cfg = config_with(json!([
+        {"id": "r", "kind": "one_shot_read", "risk": "read_only", "enabled": true,
+         "commands": {"run": [read]}, "policy": {"everySeconds": 60}},
+    ]));
+    cfg["defaults"]["notify"] = json!([
+        {"type": "webhook", "url": format!("{}/hook?{query}", hook.url),
+         "headers": {"Authorization": format!("Bearer {bearer}")}},
+        {"type": "alertmanager", "url": hook.url, "headers": {"X-Scope-OrgID": "ORG-SENTINEL-tenant"}},
+        {"type": "command", "argv": [sink, "--key=ARGV-SENTINEL-42"]},
+    ]);
+    cfg["defaults"]["heartbeatUrl"] = json!(heartbeat);
+    env.config(&cfg);
+    env.write(
+        "leak.txt",
+        &format!(
+            "{} org ORG-SENTINEL-tenant arg --key=ARGV-SENTINEL-42",
+            env.read("leak.txt")
+        ),
+    );
+
+    let runs = [
+        env.run(&["tick"]),
+        env.run(&["run", "r"]),
+        env.run(&["logs", "r"]),
+    ];
+    runs[1]
+        .stdout_has("auth: <redacted> url: ")
+        .stdout_has("?<redacted> ping: <redacted> id: <redacted> org <redacted> arg <redacted>");
+    let report = hook
+        .requests()
+        .iter()
+        .find(|r| r.path.starts_with("/hook"))
+        .map(|r| r.body.clone())
+        .expect("the report was posted");
+    assert!(report.contains("auth: <redacted>"), "{report}");
+    assert!(report.contains("org <redacted>"), "{report}");
+    let all: Vec<&Run> = runs.iter().collect();
+    for secret in [
+        bearer,
+        "QUERY-SENTINEL",
+        ping,
+        "ORG-SENTINEL",
+        "ARGV-SENTINEL",
+    ] {
+        // The posts themselves carry them, as they must: only what the job
+        // printed is checked, in the files and the output.
+        nowhere(
+            &env,
+            &all,
+            secret,
+            &[
+                "ops-jobs.json",
+                "leak.txt",
+                "ops-monitor.json.last-good-config.json",
+            ],
+        );
+    }
+}
+
+#[test]
 fn a_token_the_url_parser_encodes_is_redacted_in_errors_and_last_error() {
     let token = "123456:SENTINEL TOKEN{x}/ä";
     let mut env = TestEnv::new();

@@ -695,6 +695,30 @@ fn delivery_stops_at_the_ticks_budget_and_tries_the_rest_next_tick() {
 }
 
 #[test]
+fn slow_status_commands_do_not_use_up_the_delivery_budget() {
+    let mut env = TestEnv::new();
+    let hook = testkit::Server::always(200, "ok");
+    // A status that takes longer than the whole delivery budget below.
+    let status = env.script(
+        "status.sh",
+        r#"sleep 1; echo '{"running":false,"completed":false,"stopReason":"slow"}'"#,
+    );
+    let mut config = config_with(json!([long_job("j", &status, &status)]));
+    config["defaults"]["notify"] =
+        json!([{"type": "webhook", "url": format!("{}/hook", hook.url)}]);
+    env.config(&config);
+    // A 0.4 s request deadline through its test seam: a 0.6 s budget,
+    // which only the time spent delivering counts against.
+    env.env("OPS_MONITOR_HTTP_TIMEOUT", "0.4");
+    let run = env.run(&["tick"]);
+    run.code(0);
+    assert!(!run.stderr.contains("budget"), "{}", run.stderr);
+    assert_eq!(hook.requests().len(), 1, "delivered in the same tick");
+    assert!(hook.requests()[0].body.contains("slow"));
+    assert!(env.state().get("outbox").is_none());
+}
+
+#[test]
 fn a_refused_delivery_is_said_once_elsewhere_and_retried_only_after_a_change() {
     let mut env = TestEnv::new();
     let hook = testkit::Server::always(403, "forbidden");

@@ -125,18 +125,10 @@ impl<'s> Checker<'s> {
 
     /// Every keyword of the schema that `value` fails.
     pub(super) fn failures<'v>(&self, value: &'v Value) -> Vec<Failure<'s, 'v>> {
-        let mut walk = Walk {
-            checker: self,
-            nodes: Vec::new(),
-            path: Vec::new(),
-            out: Vec::new(),
-            depth: 0,
-        };
-        walk.node(self.root, value);
-        walk.out
+        self.failures_at(self.root, value)
     }
 
-    fn is_valid(&self, node: &'s Value, value: &Value) -> bool {
+    fn failures_at<'v>(&self, node: &'s Value, value: &'v Value) -> Vec<Failure<'s, 'v>> {
         let mut walk = Walk {
             checker: self,
             nodes: Vec::new(),
@@ -145,7 +137,11 @@ impl<'s> Checker<'s> {
             depth: 0,
         };
         walk.node(node, value);
-        walk.out.is_empty()
+        walk.out
+    }
+
+    fn is_valid(&self, node: &'s Value, value: &Value) -> bool {
+        self.failures_at(node, value).is_empty()
     }
 }
 
