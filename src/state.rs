@@ -841,10 +841,18 @@ fn from_value(mut value: Value) -> std::result::Result<State, String> {
     }
     compact::expand(&mut value);
     let repairs = repair::repair(&mut value);
-    let mut state: State = serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        format!("{path}: {}", e.inner())
-    })?;
+    // Read without tracking the path (it copies every key it passes); only
+    // a state that cannot be read is read again, to say where.
+    let mut state = match State::deserialize(&value) {
+        Ok(state) => state,
+        Err(_) => {
+            let e = serde_path_to_error::deserialize::<_, State>(&value).err();
+            return Err(e.map_or_else(
+                || "unreadable".to_string(),
+                |e| format!("{}: {}", e.path(), e.inner()),
+            ));
+        }
+    };
     state.repairs = repairs;
     Ok(state)
 }
@@ -936,6 +944,15 @@ mod tests {
         assert!(text.find("\"a\"").unwrap() < text.find("\"b\"").unwrap());
         assert!(text.contains("\"lastReportAt\": 1.0"));
         assert!(!text.contains("\"queue\""), "empty queue is left out");
+    }
+
+    #[test]
+    fn a_state_that_cannot_be_read_says_where() {
+        let text = r#"{"approvals": {"a": {"grantedAt": 1, "expiresAt": 2, "by": 5}}}"#;
+        assert_eq!(
+            parse(text.as_bytes()).unwrap_err(),
+            "approvals.a.by: invalid type: integer `5`, expected a string"
+        );
     }
 
     #[test]

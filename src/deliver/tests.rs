@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 use testkit::{refused_url, Server, OK};
 
-use super::split::{CUT_MARKER, TELEGRAM_LIMIT};
+use super::split::{units, CUT_MARKER, TELEGRAM_LIMIT};
 use super::*;
 use crate::outbox::OUTBOX_KEEP;
 use crate::state::State;
@@ -471,12 +471,13 @@ fn splitting_at_exactly_the_limit_with_non_ascii_text() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::always(OK.0, OK.1);
     let c = ctx(dir.path(), &server.url, None, Some("1"));
+    // Telegram counts UTF-16 units: the header's 🛠 is two of them.
     let header = "🛠️ Ops report (14:05:09)";
-    let used = header.chars().count() + 2;
+    let used = units(header) + 2;
     let a: String = "漢".repeat(2000);
     let b: String = "é".repeat(TELEGRAM_LIMIT - used - 2000 - 2);
     let message = msg(header, &[&a, &b], 1.0);
-    assert_eq!(message.text().chars().count(), TELEGRAM_LIMIT);
+    assert_eq!(units(&message.text()), TELEGRAM_LIMIT);
     deliver(&mut Outbox::default(), &c, &message, 1.0);
     assert_eq!(server.requests().len(), 1);
     assert_eq!(server.requests()[0].json()["text"], message.text());
@@ -500,7 +501,7 @@ fn splitting_at_exactly_the_limit_with_non_ascii_text() {
     let reqs = server.requests();
     assert_eq!(reqs.len(), 5);
     let cut = reqs[4].json()["text"].as_str().unwrap().to_string();
-    assert_eq!(cut.chars().count(), TELEGRAM_LIMIT);
+    assert_eq!(units(&cut), TELEGRAM_LIMIT);
     assert!(cut.ends_with(CUT_MARKER));
 }
 
