@@ -48,7 +48,11 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     let _lock = if args.dry_run {
         None
     } else {
-        Some(state::lock(&files.state, global.lock_timeout)?)
+        // Through the shared step: a refused state file gets no lock file.
+        Some(crate::commands::lock_state(
+            &files.state,
+            Some(global.lock_timeout),
+        )?)
     };
     let st = state::load(&files.state, !args.dry_run)?;
     let tick = Tick {
@@ -118,6 +122,7 @@ impl Tick<'_> {
                 let err = config::ConfigError {
                     path: self.files.config.clone(),
                     problems: vec![format!("cannot read config file: {e}")],
+                    ..Default::default()
                 };
                 return self.config_invalid(st, sections, &err, None);
             }
@@ -412,7 +417,13 @@ impl Tick<'_> {
         let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
         let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
         if !sections.is_empty() {
-            let lang = self.args.lang.unwrap_or_default();
+            // The language the broken file asks for, as far as it can be read,
+            // like its channels (`--lang` first, as on every tick).
+            let lang = self
+                .args
+                .lang
+                .or(defaults.as_ref().map(|d| d.language))
+                .unwrap_or_default();
             let msg = report::message(lang, &self.clock, &sections, self.clock.now);
             if self.delivers() {
                 let sent = self.send(&mut st, &ctx, &msg).unwrap_or_else(|e| {
