@@ -282,12 +282,16 @@ struct Report {
 
 impl Report {
     fn line(&mut self, label: &str, value: &str) {
-        let _ = writeln!(self.text, "{label:<LABEL$}{value}");
+        self.aligned(label, value);
     }
 
     fn sub(&mut self, label: &str, value: &str) {
-        let label = format!("  {label}");
-        let _ = writeln!(self.text, "{label:<LABEL$}{value}");
+        self.aligned(&format!("  {label}"), value);
+    }
+
+    /// `label` padded to the column, and always a space after it.
+    fn aligned(&mut self, label: &str, value: &str) {
+        let _ = writeln!(self.text, "{:<w$}{value}", format!("{label} "), w = LABEL);
     }
 
     fn warn(&mut self, w: String) {

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::config::Channel;
 
-/// Entries kept at most; beyond, the oldest is dropped.
+/// Entries kept at most per channel; beyond, that channel's oldest is dropped.
 pub const OUTBOX_KEEP: usize = 50;
 
 /// An entry is due this much before its time, so a timer that fires a little
@@ -201,15 +201,35 @@ impl Outbox {
             .sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
     }
 
-    /// Keep at most [`OUTBOX_KEEP`] entries: drop the oldest, count them in
+    /// Keep at most [`OUTBOX_KEEP`] entries per channel (SPEC §11: the cap
+    /// is per channel, so a failing command channel never pushes Telegram's
+    /// messages out): drop each channel's oldest beyond it, count them in
     /// `dropped` and per channel, and return what was dropped.
     pub fn trim(&mut self) -> Vec<OutboxMessage> {
-        if self.entries.len() <= OUTBOX_KEEP {
+        let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+        for e in &self.entries {
+            *count.entry(e.channel.as_str()).or_insert(0) += 1;
+        }
+        let mut excess: BTreeMap<String, usize> = count
+            .into_iter()
+            .filter(|(_, n)| *n > OUTBOX_KEEP)
+            .map(|(c, n)| (c.to_string(), n - OUTBOX_KEEP))
+            .collect();
+        if excess.is_empty() {
             return Vec::new();
         }
         self.sort_oldest_first();
-        let excess = self.entries.len() - OUTBOX_KEEP;
-        let dropped: Vec<OutboxMessage> = self.entries.drain(..excess).collect();
+        let (mut kept, mut dropped) = (Vec::new(), Vec::new());
+        for e in std::mem::take(&mut self.entries) {
+            match excess.get_mut(&e.channel).filter(|n| **n > 0) {
+                Some(n) => {
+                    *n -= 1;
+                    dropped.push(e);
+                }
+                None => kept.push(e),
+            }
+        }
+        self.entries = kept;
         for d in &dropped {
             *self
                 .dropped_by_channel
@@ -296,6 +316,18 @@ pub struct OutboxMessage {
     /// Keys this version does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The clock reading of the tick that last tried it, in this run only
+    /// (never stored): a tick's clock reading is one value, so this says
+    /// "already tried in this tick" — an entry is tried at most once per
+    /// tick, so one tick never counts two attempts (and doubles the
+    /// backoff twice) for it.
+    #[serde(skip)]
+    pub tried_at: Option<f64>,
+    /// The clock reading of the tick that put it in as a new report, in this
+    /// run only: a new report on a channel sends that channel's waiting
+    /// entries first, their backoff ignored (SPEC §11).
+    #[serde(skip)]
+    pub new_at: Option<f64>,
 }
 
 fn is_zero_parts(n: &usize) -> bool {
@@ -355,6 +387,8 @@ impl OutboxMessage {
             parts_sent: 0,
             refused: None,
             extra: Map::new(),
+            tried_at: None,
+            new_at: None,
         }
     }
 
@@ -392,7 +426,17 @@ impl OutboxMessage {
         }
     }
 
-    /// Whether the entry should be tried at `now`.
+    /// Whether the entry was tried in the tick whose clock reads `now`.
+    pub fn tried_in(&self, now: f64) -> bool {
+        self.tried_at == Some(now)
+    }
+
+    /// Whether the entry is a new report of the tick whose clock reads `now`.
+    pub fn new_in(&self, now: f64) -> bool {
+        self.new_at == Some(now)
+    }
+
+    /// Whether the entry's backoff is over at `now`.
     pub fn is_due(&self, now: f64) -> bool {
         self.next_attempt_at <= now + DUE_SLACK_SECONDS
     }
@@ -503,33 +547,70 @@ mod tests {
     }
 
     #[test]
-    fn trim_drops_the_oldest_and_counts_per_channel() {
+    fn the_cap_is_per_channel_and_drops_that_channels_oldest() {
         let mut outbox = Outbox::default();
+        // 50 + 3 for "even", 50 for "odd", 10 for "few": 113 in all.
         for i in 0..OUTBOX_KEEP + 3 {
-            let ch = if i % 2 == 0 { "even" } else { "odd" };
             // Pushed out of order: trimming must still drop by age.
-            outbox.entries.push(entry(ch, (OUTBOX_KEEP + 3 - i) as f64));
+            outbox
+                .entries
+                .push(entry("even", (OUTBOX_KEEP + 3 - i) as f64));
+        }
+        for i in 0..OUTBOX_KEEP {
+            outbox.entries.push(entry("odd", 0.5 + i as f64));
+        }
+        for i in 0..10 {
+            outbox.entries.push(entry("few", 0.25 + i as f64));
         }
         let dropped = outbox.trim();
         assert_eq!(dropped.len(), 3);
-        assert_eq!(outbox.len(), OUTBOX_KEEP);
-        assert!(dropped.iter().all(|d| d.created_at <= 3.0));
-        assert_eq!(outbox.entries[0].created_at, 4.0);
-        assert_eq!(outbox.dropped, 3);
-        // created 1, 2, 3 → i = 52 (even), 51 (odd), 50 (even)
+        assert_eq!(outbox.len(), 2 * OUTBOX_KEEP + 10);
         let (even, odd) = (identity_of_key("file:even"), identity_of_key("file:odd"));
-        assert_eq!(outbox.dropped_untold(&even), 2);
-        assert_eq!(outbox.dropped_untold(&odd), 1);
+        assert!(dropped.iter().all(|d| d.channel == even));
+        let mut made: Vec<f64> = dropped.iter().map(|d| d.created_at).collect();
+        made.sort_by(f64::total_cmp);
+        assert_eq!(made, [1.0, 2.0, 3.0], "that channel's oldest");
+        let per = |c: &str| outbox.entries.iter().filter(|e| e.channel == c).count();
+        assert_eq!((per(&even), per(&odd)), (OUTBOX_KEEP, OUTBOX_KEEP));
+        assert_eq!(per(&identity_of_key("file:few")), 10);
+        assert!(outbox
+            .entries
+            .windows(2)
+            .all(|w| w[0].created_at <= w[1].created_at));
+        assert_eq!(outbox.dropped, 3);
+        assert_eq!(outbox.dropped_untold(&even), 3);
+        assert_eq!(outbox.dropped_untold(&odd), 0);
+        assert!(outbox.trim().is_empty(), "nothing more to drop");
 
-        outbox.dropped_told(&even, 2);
-        assert_eq!(outbox.dropped, 1);
-        assert_eq!(outbox.dropped_untold(&even), 0);
-        outbox.dropped_told(&odd, 1);
+        outbox.dropped_told(&even, 3);
         assert_eq!(outbox.dropped, 0);
         assert!(outbox.dropped_by_channel.is_empty());
         let saved = serde_json::to_value(&outbox).unwrap();
         assert!(saved.get("outboxDroppedByChannel").is_none());
         assert!(saved.get("outboxDropped").is_none());
+    }
+
+    #[test]
+    fn drops_of_two_channels_are_counted_apart() {
+        let mut outbox = Outbox::default();
+        for i in 0..OUTBOX_KEEP + 3 {
+            let ch = if i % 2 == 0 { "a" } else { "b" };
+            outbox.entries.push(entry(ch, i as f64));
+        }
+        for i in 0..OUTBOX_KEEP {
+            outbox.entries.push(entry("b", 100.0 + i as f64));
+        }
+        // a: 27 (under the cap); b: 26 + 50 = 76, its 26 oldest dropped.
+        let dropped = outbox.trim();
+        let (a, b) = (identity_of_key("file:a"), identity_of_key("file:b"));
+        assert_eq!(dropped.len(), 26);
+        assert!(dropped
+            .iter()
+            .all(|d| d.channel == b && d.created_at < 100.0));
+        assert_eq!(outbox.dropped_untold(&a), 0);
+        assert_eq!(outbox.dropped_untold(&b), 26);
+        outbox.dropped_told(&b, 26);
+        assert_eq!(outbox.dropped, 0);
     }
 
     #[test]

@@ -252,17 +252,24 @@ pub fn resolve_home(env: &Env) -> Home {
         let dir = env.user_home.join(format!(".openclaw-{p}"));
         candidates.push((Rule::Profile(p.to_string()), dir, true));
     }
+    // Rule 5: ~/.openclaw, else the first legacy folder that exists. Every
+    // existing legacy folder stays a candidate, so a state in one keeps
+    // the home there when ~/.openclaw appears later (§11: sticky).
     let dot = env.user_home.join(".openclaw");
-    let legacy = LEGACY_FOLDERS
+    let legacy: Vec<PathBuf> = LEGACY_FOLDERS
         .iter()
         .map(|name| env.user_home.join(name))
-        .find(|d| d.is_dir());
-    match legacy {
-        Some(old) if !dot.is_dir() => {
-            candidates.push((Rule::Default, old, true));
-            candidates.push((Rule::Default, dot, false));
-        }
-        _ => candidates.push((Rule::Default, dot, true)),
+        .filter(|d| d.is_dir())
+        .collect();
+    let dot_first = dot.is_dir() || legacy.is_empty();
+    if dot_first {
+        candidates.push((Rule::Default, dot.clone(), true));
+    }
+    for (i, old) in legacy.into_iter().enumerate() {
+        candidates.push((Rule::Default, old, !dot_first && i == 0));
+    }
+    if !dot_first {
+        candidates.push((Rule::Default, dot, false));
     }
 
     let (rule, dir, _) = candidates
@@ -536,6 +543,13 @@ mod tests {
         // Empty variables count as unset.
         let h = resolve_home(&t.env(&[("OPENCLAW_HOME", " "), ("OPENCLAW_STATE_DIR", "")]));
         assert_eq!(h.dir, t.p("home/.openclaw"));
+        // But a legacy folder holding the state a legacy folder holds the state: stays the home even
+        // with ~/.openclaw there, and the choice says what it was kept over.
+        t.state_in("home/.moltbot");
+        let h = resolve_home(&t.env(&[]));
+        assert_eq!(h.dir, t.p("home/.moltbot"));
+        assert_eq!(h.sticky_over, Some(t.p("home/.openclaw")));
+        assert_eq!(h.with_files, vec![t.p("home/.moltbot")]);
     }
 
     #[test]

@@ -15,8 +15,8 @@ use crate::clock::Clock;
 use crate::config::Lang;
 use crate::pyjson::PyValue;
 use crate::rules::{
-    seconds_text, Action, AutorunNote, CheckResult, JobSection, Problem, RunOutput, Section,
-    StateLine,
+    asks_attention, seconds_text, Action, AutorunNote, CheckResult, JobSection, Problem, RunOutput,
+    Section, StateLine,
 };
 use crate::status::Level;
 use crate::text::cap;
@@ -27,8 +27,6 @@ use crate::text::cap;
 pub const PROGRESS_VALUE_CHARS: usize = 4_000;
 /// Most characters of a run's output shown in a section.
 pub const OUTPUT_CHARS: usize = 800;
-/// Most lines asking for attention lifted to the top of a queue section.
-const ATTENTION_LINES: usize = 5;
 
 /// A report ready to send: the whole text, and its sections so a channel can
 /// split between them (Telegram's 4096-character limit).
@@ -308,19 +306,12 @@ fn output_lines(o: &RunOutput, lines: &mut Vec<String>) {
         .filter(|t| !t.is_empty())
         .collect::<Vec<_>>()
         .join("\n");
-    let asks = |l: &str| l.contains("ALERT") || l.contains("ACTION REQUIRED");
-    let attention: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| asks(l))
-        .take(ATTENTION_LINES)
-        .collect();
-    for l in &attention {
+    for l in &o.attention {
         lines.push(format!("- {l}"));
     }
     let others = text
         .lines()
-        .any(|l| !l.trim().is_empty() && !asks(l.trim()));
+        .any(|l| !l.trim().is_empty() && !asks_attention(l.trim()));
     if others {
         lines.push(format!("- output: {}", last_chars(&text, OUTPUT_CHARS)));
     }
@@ -684,11 +675,29 @@ mod tests {
     }
 
     #[test]
-    fn queue_output_lifts_alert_lines_above_the_tail() {
-        let output = RunOutput {
-            stdout: "checking 3 archives\nALERT: archive is not a readable tar\ndone".into(),
-            stderr: "tar: unexpected EOF".into(),
+    fn an_alert_printed_before_the_tail_is_still_shown() {
+        let whole = format!("ALERT: 3 files differ\n{}", "filler line\n".repeat(300));
+        let tail = crate::text::tail(&whole, 800);
+        assert!(!tail.contains("ALERT"));
+        let output = RunOutput::new(tail, String::new(), [&whole, ""]);
+        let section = Section::QueueOutput {
+            name: "v".into(),
+            id: "v".into(),
+            output,
         };
+        let text = render(&section, Lang::En, 0.0);
+        assert!(
+            text.starts_with("• v (v)\n- ALERT: 3 files differ\n- output: "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn queue_output_lifts_alert_lines_above_the_tail() {
+        let output = RunOutput::of_tails(
+            "checking 3 archives\nALERT: archive is not a readable tar\ndone".into(),
+            "tar: unexpected EOF".into(),
+        );
         let failed = Section::QueueFailed {
             name: "Check".into(),
             id: "check".into(),
@@ -708,10 +717,7 @@ mod tests {
         let only = Section::QueueOutput {
             name: "v".into(),
             id: "v".into(),
-            output: RunOutput {
-                stdout: "ALERT: 2 files differ\n".into(),
-                stderr: String::new(),
-            },
+            output: RunOutput::of_tails("ALERT: 2 files differ\n".into(), String::new()),
         };
         assert_eq!(
             render(&only, Lang::En, 0.0),

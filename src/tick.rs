@@ -48,7 +48,11 @@ pub fn run(global: &Global, args: &TickArgs) -> Result<Code> {
     let _lock = if args.dry_run {
         None
     } else {
-        Some(state::lock(&files.state, global.lock_timeout)?)
+        // Through the shared step: a refused state file gets no lock file.
+        Some(crate::commands::lock_state(
+            &files.state,
+            Some(global.lock_timeout),
+        )?)
     };
     let st = state::load(&files.state, !args.dry_run)?;
     let tick = Tick {
@@ -118,6 +122,7 @@ impl Tick<'_> {
                 let err = config::ConfigError {
                     path: self.files.config.clone(),
                     problems: vec![format!("cannot read config file: {e}")],
+                    ..Default::default()
                 };
                 return self.config_invalid(st, sections, &err, None);
             }
@@ -254,6 +259,13 @@ impl Tick<'_> {
 
     /// SPEC §11: a config file that does not exist is not invalid — say once
     /// an hour that there is nothing to watch, and watch nothing.
+    ///
+    /// The outbox is still retried (SPEC §7: at the start of every later
+    /// tick), through the channels of no config: Telegram only (§7), never
+    /// the last good copy's (§11: not used for a file that was deleted).
+    /// Entries for other channels are kept, marked as for a channel no
+    /// longer configured, and so no longer set exit 3; a Telegram entry that
+    /// still fails does, as the next tick really retries it.
     fn no_config(&self, mut st: State) -> Result<Code> {
         if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
             errln!(
@@ -262,6 +274,13 @@ impl Tick<'_> {
                 self.files.config.display()
             );
             st.last_config_error_at = Some(self.clock.now);
+        }
+        if self.delivers() && !st.outbox.is_empty() {
+            let ctx = Context::from_env(None, self.args.target.clone(), &self.files);
+            // A refusal is told by the next report, once there is a config.
+            for n in deliver::flush_outbox(&mut st.outbox, &ctx, self.clock.now).notices {
+                errln!("{n}");
+            }
         }
         let fleet = Fleet::new(self.metrics_path().as_deref(), None);
         let facts = self.facts(&st, None, None, BTreeMap::new());
@@ -412,7 +431,13 @@ impl Tick<'_> {
         let channels = text.and_then(|t| config::notify_of_broken(t, &self.files.config));
         let ctx = Context::from_env(channels, self.args.target.clone(), &self.files);
         if !sections.is_empty() {
-            let lang = self.args.lang.unwrap_or_default();
+            // The language the broken file asks for, as far as it can be read,
+            // like its channels (`--lang` first, as on every tick).
+            let lang = self
+                .args
+                .lang
+                .or(defaults.as_ref().map(|d| d.language))
+                .unwrap_or_default();
             let msg = report::message(lang, &self.clock, &sections, self.clock.now);
             if self.delivers() {
                 let sent = self.send(&mut st, &ctx, &msg).unwrap_or_else(|e| {

@@ -49,11 +49,13 @@ fn under_way(at: f64, limit: Duration) -> InProgress {
 }
 
 /// Phase 2 clears the record phase 1 wrote — only that one: a later command
-/// (after ours was given up for dead) may have written its own.
+/// (after ours was given up for dead) may have written its own. The time is
+/// compared within a microsecond: it went through the state file, and our
+/// pid says the rest.
 fn finished(slot: &mut Option<InProgress>, at: f64) {
     if slot
         .as_ref()
-        .is_some_and(|p| p.at == at && p.pid == Some(std::process::id()))
+        .is_some_and(|p| (p.at - at).abs() < 1e-6 && p.pid == Some(std::process::id()))
     {
         *slot = None;
     }
@@ -351,5 +353,28 @@ fn monitor() -> safety::Monitor {
     safety::Monitor {
         lineage: process::lineage(),
         pgid: process::pgid_of(0).map(i64::from).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_record_is_cleared() {
+        let at = 1_795_277_241.091_125_7;
+        let ours = || Some(under_way(at, Duration::from_secs(300)));
+        let mut slot = ours();
+        // The release build once read such a time back one ULP off (2.4e-7
+        // s here) and left the finished run "under way" for 310 s.
+        finished(&mut slot, at + 2.4e-7);
+        assert!(slot.is_none(), "one ULP off is the same time");
+        let mut slot = ours();
+        finished(&mut slot, at + 1.0);
+        assert!(slot.is_some(), "another run's record stays");
+        let mut slot = ours();
+        slot.as_mut().unwrap().pid = Some(1);
+        finished(&mut slot, at);
+        assert!(slot.is_some(), "another process's record stays");
     }
 }

@@ -12,6 +12,7 @@ mod outbox;
 mod show;
 mod status;
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -72,24 +73,64 @@ fn files(g: &Global) -> Result<Files> {
     Ok(files)
 }
 
-/// Load the config or fail with exit 2, every problem on its own line.
+/// Whether there is no config file at all (a dangling link included).
+/// SPEC §11: such a config is not "invalid" — there is nothing to watch, and
+/// the last good copy is not used for a file that was deleted.
+fn config_missing(files: &Files) -> bool {
+    matches!(std::fs::metadata(&files.config), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// What a command says when there is no config, and what to do about it.
+fn no_config_text(files: &Files) -> String {
+    format!(
+        "no job config at {}: there is nothing to watch (create it — `ops-monitor init` \
+         writes a starter — or point --config-file or OPS_MONITOR_CONFIG at it; a last \
+         good copy is not used for a config that was deleted)",
+        files.config.display()
+    )
+}
+
+/// [`no_config_text`] as the error of a command that needs the config
+/// (exit 2); it runs nothing.
+fn no_config(files: &Files) -> anyhow::Error {
+    fail(Code::Usage, format!("ERROR: {}", no_config_text(files)))
+}
+
+/// Load the config or fail with exit 2, every problem on its own line, the
+/// warnings after the errors (SPEC §2).
 fn load_config(files: &Files, strict: bool) -> Result<Config> {
     config::load(&files.config, &files.home, strict).map_err(|e| {
-        let mut text = format!("ERROR: config invalid: {}", e.path.display());
-        for p in &e.problems {
-            text.push_str("\n  - ");
-            text.push_str(p);
+        if config_missing(files) {
+            return no_config(files);
         }
-        fail(Code::Usage, text)
+        fail(Code::Usage, invalid_text(&e))
     })
 }
 
+/// `ERROR: config invalid: PATH`, each error on its own line, then the
+/// warnings as `validate-config` prints them on a config that loads.
+fn invalid_text(e: &config::ConfigError) -> String {
+    let mut text = format!("ERROR: config invalid: {}", e.path.display());
+    for p in &e.problems {
+        text.push_str("\n  - ");
+        text.push_str(p);
+    }
+    for w in &e.warnings {
+        text.push_str("\nWARNING: ");
+        text.push_str(w);
+    }
+    text
+}
+
 /// The config for commands that only watch or show (`status`, `stop`,
-/// `logs`, `explain`; SPEC §11): the file, or — when it is invalid and a
-/// last good copy is kept — that copy, with the error to say first.
+/// `logs`, `explain`, `outbox`; SPEC §11): the file, or — when it is invalid
+/// and a last good copy is kept — that copy, with the error to say first.
+/// A file that does not exist is not invalid: no config, whatever copy is
+/// kept (a deleted config must not go on driving `stop`).
 fn load_watching_or_error(files: &Files) -> Result<(Config, Option<String>)> {
     match load_config(files, false) {
         Ok(c) => Ok((c, None)),
+        Err(err) if config_missing(files) => Err(err),
         Err(err) => {
             let last_good = config::LastGood::beside(&files.state);
             let Some((good, kept_at)) = last_good.load(&files.config, &files.home) else {
@@ -175,16 +216,38 @@ fn refused(r: Refusal) -> anyhow::Error {
     }
 }
 
+/// Take the state lock (SPEC §8) on a path [`files`] checked, waiting up to
+/// `timeout` (`None`: as long as it takes) — the one way every command and
+/// `tick` lock the state. SPEC §4, §11: a file at the state path that is
+/// refused (a job config, JSON that is not a state and is not named like
+/// one) gets no lock file beside it. So before the first lock file is
+/// created there, the file is read as a state would be, touching nothing;
+/// once a lock file exists, creating it again cannot happen, and the read
+/// under the lock refuses the file as before (no second read each time).
+pub(crate) fn lock_state(path: &Path, timeout: Option<Duration>) -> Result<state::Lock> {
+    let lock_absent = matches!(
+        std::fs::symlink_metadata(state::lock_path(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    );
+    if lock_absent && path.is_file() {
+        state::load(path, false)?;
+    }
+    match timeout {
+        Some(t) => state::lock(path, t),
+        None => state::lock_waiting(path),
+    }
+}
+
 /// Load state under the lock, let `f` change it, save it.
 fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-    let lock = state::lock(&files.state, g.lock_timeout)?;
+    let lock = lock_state(&files.state, Some(g.lock_timeout))?;
     change_state(files, lock, f)
 }
 
 /// [`with_state`], waiting for the lock as long as it takes: the second
 /// phase of `run`, `start` and `stop`, which records what already happened.
 fn with_state_waiting<T>(files: &Files, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-    let lock = state::lock_waiting(&files.state)?;
+    let lock = lock_state(&files.state, None)?;
     change_state(files, lock, f)
 }
 

@@ -9,7 +9,7 @@
 use anyhow::Result;
 
 use super::show::time_text;
-use super::{files, load_config, load_watching, with_state};
+use super::{config_missing, files, load_config, load_watching, no_config_text, with_state};
 use crate::cli::{Global, OutboxAction};
 use crate::clock::Clock;
 use crate::config::{Channel, Config};
@@ -42,10 +42,16 @@ pub fn run(g: &Global, action: Option<&OutboxAction>) -> Result<Code> {
 
 fn list(g: &Global) -> Result<Code> {
     let files = files(g)?;
-    let config = load_watching(&files)?;
+    // No config at all (SPEC §11): nothing is delivered until there is
+    // one, and the list says so — it shows the state, it runs nothing.
+    let channels = if config_missing(&files) {
+        errln!("warning: {}", no_config_text(&files));
+        None
+    } else {
+        Some(configured(&load_watching(&files)?))
+    };
     let st = state::load(&files.state, false)?;
     let now = Clock::read().now;
-    let channels = configured(&config);
     if st.outbox.is_empty() {
         outln!("outbox: empty");
         return Ok(Code::Ok);
@@ -54,7 +60,9 @@ fn list(g: &Global) -> Result<Code> {
     let mut entries: Vec<&OutboxMessage> = st.outbox.entries.iter().collect();
     entries.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
     for e in entries {
-        let when = if !channels.contains(&e.channel) {
+        let when = if channels.is_none() {
+            "not sent: there is no config".to_string()
+        } else if !channels.as_ref().is_some_and(|c| c.contains(&e.channel)) {
             "not sent: its channel is no longer in the config".to_string()
         } else if e.next_attempt_at <= now {
             "next try: the next tick".to_string()

@@ -9,19 +9,21 @@ use anyhow::Result;
 use super::{files, find_job, load_watching};
 use crate::cli::Global;
 use crate::exit::Code;
+use crate::out::errln;
 use crate::state::{self, QueueItem};
 
 pub fn logs(g: &Global, id: &str) -> Result<Code> {
     let files = files(g)?;
     let st = state::load(&files.state, false)?;
     // The config (or its last good copy) says which jobs exist; when neither
-    // can be read, a job the state knows is still shown.
+    // can be read — or there is no config at all — a job the state knows is
+    // still shown (logs run nothing), after saying why.
     match load_watching(&files) {
         Ok(config) => {
             find_job(&config, id)?;
         }
         Err(e) if !st.jobs.contains_key(id) => return Err(e),
-        Err(_) => {}
+        Err(e) => errln!("{e:#}\n(showing what the state holds for {id})"),
     }
     let js = st.jobs.get(id).cloned().unwrap_or_default();
     // Into a buffer, then out once: a closed stdout is not an error here.

@@ -360,11 +360,15 @@ impl Config {
 }
 
 /// Why a config could not be loaded: every problem found, each with its JSON
-/// path (`jobs[2].commands.status: …`) or line and column for a syntax error.
-#[derive(Debug, Clone, PartialEq)]
+/// path and the job's id (`jobs[2] (id "apply").commands.status: …`) or line
+/// and column for a syntax error — and the warnings found with them (SPEC §2:
+/// all at once, also when there are errors).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConfigError {
     pub path: PathBuf,
     pub problems: Vec<String>,
+    /// What would only have been a warning, had the config loaded.
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Display for ConfigError {
@@ -412,6 +416,7 @@ pub fn load_remembered(
                 "cannot read config file {}: {err}{hint}",
                 path.display()
             )],
+            warnings: Vec::new(),
         }
     })?;
     parse_remembered(&text, path, home, strict, known_valid)
@@ -458,6 +463,7 @@ fn parse_checked(
     let mut value: serde_json::Value = serde_json::from_str(text).map_err(|err| ConfigError {
         path: path.to_path_buf(),
         problems: vec![syntax_problem(&err)],
+        warnings: Vec::new(),
     })?;
 
     let mut found = Found {
@@ -475,7 +481,7 @@ fn parse_checked(
     let home = absolute(home);
     let resolved = resolve::resolve(&value, &readings, &base, &home, &mut found);
 
-    let (errors, warnings) = found.finish();
+    let (errors, warnings) = found.finish(&job_ids(&value));
     match resolved {
         Some((defaults, jobs)) if errors.is_empty() => Ok(Config {
             path: path.to_path_buf(),
@@ -492,6 +498,7 @@ fn parse_checked(
             } else {
                 errors
             },
+            warnings,
         }),
     }
 }
@@ -554,6 +561,20 @@ fn user_path(text: &str, base: &Path) -> PathBuf {
     }
 }
 
+/// Each job's id as an error names it (`jobs[2] (id "apply")`): the id
+/// trimmed, when it is a non-empty string; `None` for a job without one.
+fn job_ids(value: &serde_json::Value) -> Vec<Option<String>> {
+    let Some(jobs) = value.get("jobs").and_then(|j| j.as_array()) else {
+        return Vec::new();
+    };
+    jobs.iter()
+        .map(|job| {
+            let id = job.get("id")?.as_str()?.trim();
+            (!id.is_empty()).then(|| id.to_string())
+        })
+        .collect()
+}
+
 /// One step of a JSON path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Seg {
@@ -582,6 +603,22 @@ impl JsonPath {
 
     fn job(index: usize) -> Self {
         JsonPath::root().key("jobs").index(index)
+    }
+
+    /// The path with the job's id after its index, when `ids` knows it:
+    /// `jobs[2] (id "apply").after`. The id is written as a JSON string, so
+    /// quotes and control characters in it cannot blur the line.
+    fn with_id(&self, ids: &[Option<String>]) -> String {
+        let shown = self.to_string();
+        let (Some(Seg::Key(jobs)), Some(Seg::Index(i))) = (self.0.first(), self.0.get(1)) else {
+            return shown;
+        };
+        let Some(Some(id)) = ids.get(*i).filter(|_| jobs == "jobs") else {
+            return shown;
+        };
+        let head = format!("jobs[{i}]");
+        let rest = shown.strip_prefix(&head).unwrap_or_default();
+        format!("{head} (id {}){rest}", serde_json::Value::from(id.as_str()))
     }
 }
 
@@ -657,8 +694,8 @@ impl Found {
 
     /// Errors and warnings as `path: message`, sorted by path (stable, so
     /// one path's problems keep the order they were found in), without
-    /// repeats.
-    fn finish(mut self) -> (Vec<String>, Vec<String>) {
+    /// repeats. An error names its job by id too (`ids`, SPEC §2).
+    fn finish(mut self, ids: &[Option<String>]) -> (Vec<String>, Vec<String>) {
         for (message, mut paths) in std::mem::take(&mut self.shared) {
             paths.sort();
             paths.dedup();
@@ -671,18 +708,18 @@ impl Found {
             };
             self.warnings.push((first, message));
         }
-        fn render(mut list: Vec<(JsonPath, String)>) -> Vec<String> {
+        fn render(mut list: Vec<(JsonPath, String)>, ids: &[Option<String>]) -> Vec<String> {
             list.sort_by(|a, b| a.0.cmp(&b.0));
             let mut seen = std::collections::HashSet::with_capacity(list.len());
             let mut out = Vec::with_capacity(list.len());
             for (path, message) in list {
-                let line = format!("{path}: {message}");
+                let line = format!("{}: {message}", path.with_id(ids));
                 if seen.insert(line.clone()) {
                     out.push(line);
                 }
             }
             out
         }
-        (render(self.errors), render(self.warnings))
+        (render(self.errors, ids), render(self.warnings, &[]))
     }
 }

@@ -796,8 +796,8 @@ fn kind_and_risk_are_enums() {
     assert_eq!(
         problems(v),
         [
-            r#"jobs[0].kind: must be one of "long_running_read", "one_shot_read", "one_shot_write" (got "long_running")"#,
-            r#"jobs[0].risk: must be one of "read_only", "write_local", "write_external" (got "readonly")"#,
+            r#"jobs[0] (id "a").kind: must be one of "long_running_read", "one_shot_read", "one_shot_write" (got "long_running")"#,
+            r#"jobs[0] (id "a").risk: must be one of "read_only", "write_local", "write_external" (got "readonly")"#,
         ]
     );
 }
@@ -810,7 +810,7 @@ fn each_command_is_a_non_empty_list_of_non_empty_strings() {
     });
     one_problem(
         v,
-        "jobs[2].commands.status: must be a non-empty list of strings",
+        "jobs[2] (id \"c\").commands.status: must be a non-empty list of strings",
     );
 
     let v = edit_job(base.clone(), 2, |j| {
@@ -818,7 +818,7 @@ fn each_command_is_a_non_empty_list_of_non_empty_strings() {
     });
     one_problem(
         v,
-        "jobs[2].commands.status: must be a non-empty list of strings (got \"./status.sh --json\")",
+        "jobs[2] (id \"c\").commands.status: must be a non-empty list of strings (got \"./status.sh --json\")",
     );
 
     let v = edit_job(base.clone(), 1, |j| {
@@ -827,8 +827,8 @@ fn each_command_is_a_non_empty_list_of_non_empty_strings() {
     assert_eq!(
         problems(v),
         [
-            "jobs[1].commands.start[1]: must be a non-empty string (got \"\")",
-            "jobs[1].commands.start[2]: must be a non-empty string (got 5)",
+            "jobs[1] (id \"b\").commands.start[1]: must be a non-empty string (got \"\")",
+            "jobs[1] (id \"b\").commands.start[2]: must be a non-empty string (got 5)",
         ]
     );
 
@@ -837,7 +837,7 @@ fn each_command_is_a_non_empty_list_of_non_empty_strings() {
     });
     one_problem(
         v,
-        "jobs[0].commands[\"my check\"]: must be a non-empty list of strings (got null)",
+        "jobs[0] (id \"a\").commands[\"my check\"]: must be a non-empty list of strings (got null)",
     );
 
     let v = edit_job(base, 0, |j| {
@@ -845,7 +845,7 @@ fn each_command_is_a_non_empty_list_of_non_empty_strings() {
     });
     one_problem(
         v,
-        "jobs[0].commands: must be an object of command name to argv list",
+        "jobs[0] (id \"a\").commands: must be an object of command name to argv list",
     );
 }
 
@@ -856,7 +856,7 @@ fn commands_per_kind() {
     });
     one_problem(
         v,
-        "jobs[0].commands.status: is required for a long_running_read job",
+        "jobs[0] (id \"a\").commands.status: is required for a long_running_read job",
     );
 
     let v = edit_job(with_jobs(vec![long("a")]), 0, |j| {
@@ -865,15 +865,18 @@ fn commands_per_kind() {
     assert_eq!(
         problems(v),
         [
-            "jobs[0].commands.start: is required for a long_running_read job",
-            "jobs[0].commands.status: is required for a long_running_read job",
+            "jobs[0] (id \"a\").commands.start: is required for a long_running_read job",
+            "jobs[0] (id \"a\").commands.status: is required for a long_running_read job",
         ]
     );
 
     let v = edit_job(with_jobs(vec![read("r"), write("w", "r")]), 1, |j| {
         j.insert("commands".into(), json!({"start": ["x"]}));
     });
-    one_problem(v, "jobs[1].commands.run: is required for a one_shot job");
+    one_problem(
+        v,
+        "jobs[1] (id \"w\").commands.run: is required for a one_shot job",
+    );
 
     // `stop` is optional, extra commands are allowed.
     let v = edit_job(with_jobs(vec![long("a")]), 0, |j| {
@@ -896,10 +899,10 @@ fn ids_are_non_empty_and_unique_after_trimming() {
     assert_eq!(
         problems(v),
         [
-            "jobs[1].id: duplicate id \"a\" (already used by jobs[0]; ids must be unique after trimming)",
+            "jobs[1] (id \"a\").id: duplicate id \"a\" (already used by jobs[0]; ids must be unique after trimming)",
             "jobs[3].id: must be a non-empty string (got \"   \")",
             "jobs[4].id: must be a non-empty string (got \"\")",
-            "jobs[5].id: duplicate id \"a\" (already used by jobs[0]; ids must be unique after trimming)",
+            "jobs[5] (id \"a\").id: duplicate id \"a\" (already used by jobs[0]; ids must be unique after trimming)",
         ]
     );
     one_problem(
@@ -933,7 +936,7 @@ fn after_must_name_a_job_in_the_file() {
     assert_eq!(config.jobs[1].after[0].job_id, "check");
     assert_eq!(
         parse_value(&v, true).unwrap_err().problems,
-        ["jobs[1].after[1].jobId: no job with id \"chek\" in this file: the entry is ignored"]
+        ["jobs[1] (id \"r\").after[1].jobId: no job with id \"chek\" in this file: the entry is ignored"]
     );
     // On a write job it is an error.
     let v = with_jobs(vec![read("check"), write("w", "check")]);
@@ -942,7 +945,7 @@ fn after_must_name_a_job_in_the_file() {
     });
     one_problem(
         v,
-        "jobs[1].after[1].jobId: no job with id \"chek\" in this file",
+        "jobs[1] (id \"w\").after[1].jobId: no job with id \"chek\" in this file",
     );
 
     // Trimmed like the ids.
@@ -1011,7 +1014,7 @@ fn after_entries_are_read_the_python_way() {
 
 #[test]
 fn a_one_shot_write_needs_a_read_only_verification_on_success() {
-    let rule = "jobs[1].after: a one_shot_write job needs a verification step: an entry with \
+    let rule = "jobs[1] (id \"w\").after: a one_shot_write job needs a verification step: an entry with \
                 \"when\": \"success\" whose job is a one_shot_read or long_running_read with risk \"read_only\"";
 
     // No after at all.
@@ -1085,8 +1088,8 @@ fn this_ports_own_policy_durations_are_checked() {
     assert_eq!(
         problems(v),
         [
-            "jobs[0].policy.everySeconds: must be a number of seconds, 0 or more (or null) (got \"1h\")",
-            "jobs[0].policy.statusTimeoutSeconds: must be a number of seconds greater than 0 (got -3)",
+            "jobs[0] (id \"a\").policy.everySeconds: must be a number of seconds, 0 or more (or null) (got \"1h\")",
+            "jobs[0] (id \"a\").policy.statusTimeoutSeconds: must be a number of seconds greater than 0 (got -3)",
         ]
     );
 }
@@ -1200,9 +1203,11 @@ fn python_tolerated_forms_validate_with_warnings() {
         assert_eq!(job.name, "a");
         assert_eq!(job.cwd, PathBuf::from(HOME));
         assert_eq!(job.policy, Policy::default());
+        // An error names the job by id too (SPEC §2).
+        let error = warning.replacen("jobs[0]", "jobs[0] (id \"a\")", 1);
         assert_eq!(
             parse_value(&v, true).unwrap_err().problems,
-            [warning],
+            [error],
             "--strict makes it an error"
         );
     }
@@ -1286,9 +1291,9 @@ fn many_mistakes_are_all_reported_at_once() {
     assert_eq!(
         problems(v),
         [
-            "jobs[0].commands.status: must be a non-empty list of strings",
-            "jobs[1].id: duplicate id \"a\" (already used by jobs[0]; ids must be unique after trimming)",
-            "jobs[2].after[0].jobId: no job with id \"ghost\" in this file",
+            "jobs[0] (id \"a\").commands.status: must be a non-empty list of strings",
+            "jobs[1] (id \"a\").id: duplicate id \"a\" (already used by jobs[0]; ids must be unique after trimming)",
+            "jobs[2] (id \"w\").after[0].jobId: no job with id \"ghost\" in this file",
             "jobs[3].commands.run: is required for a one_shot job",
             "jobs[3].id: is required",
             r#"jobs[3].risk: must be one of "read_only", "write_local", "write_external" (got "nope")"#,
@@ -1358,10 +1363,10 @@ fn with_strict_unknown_keys_are_errors() {
             "defaults.notify[0].header: unknown key (did you mean \"headers\"?)",
             "defaults.quietHours.tz: unknown key",
             "defaults.stallSecond: unknown key (did you mean \"stallSeconds\"?)",
-            "jobs[0].Enabled: unknown key (did you mean \"enabled\"?)",
-            "jobs[0].after[0].whenn: unknown key (did you mean \"when\"?)",
-            "jobs[0].policy.autoresume: unknown key (did you mean \"autoResume\"?)",
-            "jobs[1].approval.grantedBy: unknown key",
+            "jobs[0] (id \"a\").Enabled: unknown key (did you mean \"enabled\"?)",
+            "jobs[0] (id \"a\").after[0].whenn: unknown key (did you mean \"when\"?)",
+            "jobs[0] (id \"a\").policy.autoresume: unknown key (did you mean \"autoResume\"?)",
+            "jobs[1] (id \"w\").approval.grantedBy: unknown key",
         ]
     );
     // Strict changes nothing for a config without unknown keys.
@@ -1392,16 +1397,45 @@ fn unknown_keys_inside_invalid_parts_are_still_found() {
     let err = parse_value(&v, false).unwrap_err();
     assert_eq!(
         err.problems,
-        ["jobs[0].policy.statusTimeoutSeconds: must be a number of seconds greater than 0 (got -1)"]
+        ["jobs[0] (id \"a\").policy.statusTimeoutSeconds: must be a number of seconds greater than 0 (got -1)"]
+    );
+    // SPEC §2: the warnings come with the errors.
+    assert_eq!(
+        err.warnings,
+        ["jobs[0].policy.stalSeconds: unknown key (ignored; did you mean \"stallSeconds\"?)"]
     );
     let err = parse_value(&v, true).unwrap_err();
     assert_eq!(
         err.problems,
         [
-            "jobs[0].policy.stalSeconds: unknown key (did you mean \"stallSeconds\"?)",
-            "jobs[0].policy.statusTimeoutSeconds: must be a number of seconds greater than 0 (got -1)",
+            "jobs[0] (id \"a\").policy.stalSeconds: unknown key (did you mean \"stallSeconds\"?)",
+            "jobs[0] (id \"a\").policy.statusTimeoutSeconds: must be a number of seconds greater than 0 (got -1)",
         ]
     );
+    assert!(err.warnings.is_empty(), "strict: {:?}", err.warnings);
+}
+
+#[test]
+fn an_error_names_the_job_by_id_when_it_has_a_usable_one() {
+    let mut odd = long(" say \"hi\"\u{1b} ");
+    odd["commands"]["status"] = json!([]);
+    let mut numbered = long("x");
+    numbered["id"] = json!(7);
+    let v = with_jobs(vec![odd, numbered, json!(3)]);
+    assert_eq!(
+        problems(v),
+        [
+            // Trimmed, and written as a JSON string: quotes and control
+            // characters in an id cannot blur the line.
+            "jobs[0] (id \"say \\\"hi\\\"\\u001b\").commands.status: must be a non-empty list of strings",
+            // No usable id: the path alone.
+            "jobs[1].id: must be a non-empty string (got 7)",
+            "jobs[2]: must be an object (a job) (got 3)",
+        ]
+    );
+    // Not a job's path: unchanged.
+    let v = json!({"version": 1, "defaults": {"stallSeconds": "x"}, "jobs": [long("a")]});
+    assert!(problems(v)[0].starts_with("defaults.stallSeconds"));
 }
 
 // ---------------------------------------------------------------- fixtures, scale

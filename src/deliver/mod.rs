@@ -6,17 +6,25 @@
 //! [`flush_outbox`] retries due entries oldest first at the start of later
 //! ticks. A failing channel never holds back or repeats another.
 //!
+//! Order per channel (SPEC §7, §11): a channel's entries go oldest first,
+//! and one that cannot go now — its backoff is not over, it failed, or it
+//! was tried already in this tick — holds back the newer ones of that
+//! channel until a later tick. A new report of this tick ([`enqueue`]) on a
+//! channel makes that channel's waiting entries go first, their backoff
+//! ignored; an entry is still tried at most once per tick, so a tick that
+//! retried a channel in step 3 and failed does not try it again for its
+//! new report (which waits behind, with no attempt counted).
+//!
 //! Decisions the SPEC leaves open:
-//! - An outbox entry is retried with the channel as configured now when a
-//!   channel with the same key (type and destination) is still configured,
-//!   else with the spec stored in the entry: removing a channel from the
-//!   config does not lose what was meant for it.
+//! - An outbox entry is retried with the channel as configured now (its
+//!   headers, proxy, account); an entry whose channel left the config is
+//!   kept, never sent elsewhere.
 //! - A Telegram entry is retried to the target resolved now (`--target`, the
 //!   channel's target, the OpenClaw config), falling back to the chat stored
 //!   in the entry, so fixing a wrong target also fixes the waiting messages.
-//! - Within one flush, once an entry of a channel fails the channel's later
-//!   entries wait for the next tick (their order is kept, the channel is not
-//!   hammered). A new report is still tried at once on such a channel.
+//! - An entry refused as it is does not hold its channel back: the entries
+//!   made after it are marked refused too (see [`enqueue`]), those made
+//!   before it still go.
 //! - Telegram parts already delivered of a split report are not sent again.
 //!
 //! Nothing here reads the environment: [`Context::from_env`] does, once.
@@ -331,7 +339,13 @@ fn flush_waiting(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
         .collect();
     outbox.sort_oldest_first();
     let waiting = std::mem::take(&mut outbox.entries);
-    let mut failed_channels = HashSet::new();
+    let with_new_report: HashSet<String> = waiting
+        .iter()
+        .filter(|e| e.new_in(now))
+        .map(|e| e.channel.clone())
+        .collect();
+    // Channels whose remaining entries wait for a later tick.
+    let mut held = HashSet::new();
     let mut kept = Vec::new();
     let mut delivered = 0;
     let mut over_budget = false;
@@ -365,7 +379,17 @@ fn flush_waiting(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
             }
             entry.refused = None;
         }
-        if failed_channels.contains(&entry.channel) || !entry.is_due(now) {
+        // Order per channel (SPEC §7, §11): an entry that cannot go now
+        // holds back the newer ones of its channel. It cannot go when the
+        // channel failed in this call, when it was tried already in this
+        // tick, or when its backoff is not over — unless a new report of
+        // this tick waits on the channel: then the waiting ones go first,
+        // their backoff ignored.
+        if held.contains(&entry.channel)
+            || entry.tried_in(now)
+            || !(entry.is_due(now) || with_new_report.contains(&entry.channel))
+        {
+            held.insert(entry.channel.clone());
             kept.push(entry);
             continue;
         }
@@ -381,11 +405,12 @@ fn flush_waiting(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
             kept.push(entry);
             continue;
         }
-        mark_delayed(&mut entry);
+        mark_delayed(&mut entry, now);
+        entry.tried_at = Some(now);
         if try_entry(&mut session, outbox, &mut entry, spec, now) {
             delivered += 1;
         } else {
-            failed_channels.insert(entry.channel.clone());
+            held.insert(entry.channel.clone());
             kept.push(entry);
         }
     }
@@ -396,10 +421,12 @@ fn flush_waiting(outbox: &mut Outbox, ctx: &Context, now: f64) -> Outcome {
 }
 
 /// An entry sent from the outbox says when it was written (SPEC §5.6), once.
-fn mark_delayed(entry: &mut OutboxMessage) {
-    // Delayed: it failed at least once (a new report goes through the
-    // outbox too, SPEC §5 step 6, and is not late).
-    if entry.attempts == 0 || entry.time <= 0.0 || entry.header.ends_with(", delayed)") {
+fn mark_delayed(entry: &mut OutboxMessage, now: f64) {
+    // Delayed: it failed at least once, or it waited untried behind an
+    // older entry of its channel — not this tick's new report (which goes
+    // through the outbox too, SPEC §5 step 6, and is not late).
+    let fresh = entry.attempts == 0 && entry.new_in(now);
+    if fresh || entry.time <= 0.0 || entry.header.ends_with(", delayed)") {
         return;
     }
     let note = crate::report::delayed_note(entry.time);
@@ -416,51 +443,26 @@ fn mark_delayed(entry: &mut OutboxMessage) {
         .join("\n\n");
 }
 
-/// Deliver `message` through every channel; what fails goes to the outbox.
+/// Deliver `message` through every channel, each after what already waits
+/// on it ([`enqueue`], then [`flush_outbox`]); what fails stays in the outbox.
 pub fn deliver(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) -> Outcome {
-    let mut session = Session::new(ctx);
-    let mut delivered = 0;
-    for spec in ctx.channel_list() {
-        let mut entry = OutboxMessage::new(
-            spec.clone(),
-            &message.header,
-            &message.sections,
-            message.time,
-            now,
-        );
-        if signals::received().is_none() && try_entry(&mut session, outbox, &mut entry, &spec, now)
-        {
-            delivered += 1;
-        } else {
-            outbox.entries.push(entry);
-        }
-    }
-    for gone in outbox.trim() {
-        session.notices.push(format!(
-            "outbox full ({} kept): dropped the oldest undelivered message for {} (made {}, {} attempts)",
-            OUTBOX_KEEP,
-            gone.label,
-            rfc3339(gone.created_at),
-            gone.attempts
-        ));
-    }
-    session.finish(outbox, delivered)
+    let dropped = enqueue(outbox, ctx, message, now);
+    let mut outcome = flush_outbox(outbox, ctx, now);
+    outcome.notices.splice(0..0, dropped);
+    outcome
 }
 
 /// Put `message` in the outbox for every channel, due now, without sending
 /// anything (SPEC §5 step 6): the caller saves the state and then calls
 /// [`flush_outbox`], so a report is on disk before it leaves, and a crash,
 /// a full disk or a broken pipe can never deliver it twice or lose it.
-/// Entries already waiting on those channels become due too, so each
-/// channel keeps its order (oldest first, their backoff ignored).
+/// The new entries are marked as this tick's new report, so the flush
+/// sends the entries already waiting on those channels first, their
+/// backoff ignored, and each channel keeps its order (SPEC §11) — unless
+/// one was tried already in this tick: it then holds the channel back, and
+/// its stored backoff is left as it is.
 pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) -> Vec<String> {
     let channels = ctx.channel_list();
-    let identities: Vec<String> = channels.iter().map(outbox::identity).collect();
-    for entry in outbox.entries.iter_mut() {
-        if identities.contains(&entry.channel) {
-            entry.next_attempt_at = entry.next_attempt_at.min(now);
-        }
-    }
     // The delivery settings are read (two files) only when a refusal waits.
     let settings = outbox
         .entries
@@ -470,6 +472,7 @@ pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
     for spec in channels {
         let mut entry =
             OutboxMessage::new(spec, &message.header, &message.sections, message.time, now);
+        entry.new_at = Some(now);
         // A channel that refused its earlier messages as they are refuses
         // this one too until something changes: it waits with them, said.
         if let Some(settings) = &settings {
@@ -492,9 +495,10 @@ pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
         .into_iter()
         .map(|gone| {
             format!(
-                "outbox full ({} kept): dropped the oldest undelivered message for {} (made {}, {} attempts)",
-                OUTBOX_KEEP,
+                "outbox full for {} ({} kept per channel): dropped its oldest undelivered message \
+                 (made {}, {} attempts)",
                 gone.label,
+                OUTBOX_KEEP,
                 rfc3339(gone.created_at),
                 gone.attempts
             )
@@ -502,10 +506,10 @@ pub fn enqueue(outbox: &mut Outbox, ctx: &Context, message: &Message, now: f64) 
         .collect()
 }
 
-/// The `notify TEXT` command: retry the outbox, then deliver `text` as a
-/// one-off message through the same channels and rules.
+/// The `notify TEXT` command: deliver `text` as a one-off message through
+/// the configured channels and rules — on each channel after what already
+/// waits there ([`deliver`]), so the outbox is retried too.
 pub fn notify(outbox: &mut Outbox, ctx: &Context, text: &str, now: f64) -> Outcome {
-    let mut outcome = flush_outbox(outbox, ctx, now);
     // A text over Telegram's limit is sent in pieces, never cut.
     let pieces = split::chunks(text, split::TELEGRAM_LIMIT);
     let message = match pieces.as_slice() {
@@ -520,11 +524,7 @@ pub fn notify(outbox: &mut Outbox, ctx: &Context, text: &str, now: f64) -> Outco
             time: now,
         },
     };
-    let sent = deliver(outbox, ctx, &message, now);
-    outcome.notices.extend(sent.notices);
-    outcome.delivered += sent.delivered;
-    outcome.undelivered = sent.undelivered;
-    outcome
+    deliver(outbox, ctx, &message, now)
 }
 
 /// `text` with `secret` replaced, in every spelling (`secrets::redact_one`).

@@ -1,19 +1,29 @@
 //! Splitting a report for Telegram's limit of 4096 characters per message
 //! (SPEC §7): between sections, in order, the header on the first part; a
 //! single section too long for one message is cut with a marker.
+//!
+//! Telegram counts those characters in UTF-16 code units (SPEC §11), so an
+//! emoji outside the Basic Multilingual Plane is two: every length here is
+//! [`units`], never bytes or `chars()`. A cut never falls inside a
+//! character, so never between the two halves of a surrogate pair.
 
-/// Most characters (Unicode scalar values, not bytes) in one Telegram message.
+/// Most UTF-16 code units in one Telegram message.
 pub const TELEGRAM_LIMIT: usize = 4096;
+
+/// `text`'s length as Telegram counts it: UTF-16 code units.
+pub fn units(text: &str) -> usize {
+    text.encode_utf16().count()
+}
 
 /// What ends a section that was cut to fit.
 pub const CUT_MARKER: &str = "… [cut]";
 
 const SEPARATOR: &str = "\n\n";
 
-/// The parts to send, in order, each at most `limit` characters. The parts
+/// The parts to send, in order, each at most `limit` UTF-16 units. The parts
 /// joined by a blank line give the report back when nothing had to be cut.
 pub fn split(header: &str, sections: &[String], limit: usize) -> Vec<String> {
-    let sep = SEPARATOR.chars().count();
+    let sep = units(SEPARATOR);
     let mut parts = Vec::new();
     let mut current = String::new();
     let mut current_len = 0;
@@ -22,7 +32,7 @@ pub fn split(header: &str, sections: &[String], limit: usize) -> Vec<String> {
         .chain(sections.iter().map(String::as_str));
     for piece in pieces {
         let piece = cut(piece, limit);
-        let len = piece.chars().count();
+        let len = units(&piece);
         if current_len > 0 && current_len + sep + len <= limit {
             current.push_str(SEPARATOR);
             current.push_str(&piece);
@@ -45,7 +55,6 @@ pub fn split(header: &str, sections: &[String], limit: usize) -> Vec<String> {
 /// (Telegram's count, stricter than characters), cut between lines where
 /// it can be and inside an over-long line only where it must.
 pub fn chunks(text: &str, limit: usize) -> Vec<String> {
-    let units = |s: &str| s.encode_utf16().count();
     let limit = limit.max(2);
     let mut out = Vec::new();
     let mut current = String::new();
@@ -77,14 +86,24 @@ pub fn chunks(text: &str, limit: usize) -> Vec<String> {
         .collect()
 }
 
-/// `text` if it fits in `limit` characters, else its start and the marker.
+/// `text` if it fits in `limit` UTF-16 units, else its start and the
+/// marker, together at most `limit` units: whole characters only, so a
+/// character of two units that would straddle the limit is left out whole.
 pub fn cut(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
+    if units(text) <= limit {
         return text.to_string();
     }
     let marker = format!("\n{CUT_MARKER}");
-    let keep = limit.saturating_sub(marker.chars().count());
-    let mut out: String = text.chars().take(keep).collect();
+    let keep = limit.saturating_sub(units(&marker));
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        if used + c.len_utf16() > keep {
+            break;
+        }
+        used += c.len_utf16();
+        out.push(c);
+    }
     out.push_str(&marker);
     out
 }
@@ -105,18 +124,50 @@ mod tests {
     }
 
     #[test]
-    fn exactly_the_limit_in_non_ascii_is_one_part() {
-        // 3-byte characters: a byte count would split this.
+    fn exactly_the_limit_in_utf16_units_is_one_part() {
+        // 'é' and '漢' are one UTF-16 unit (a byte count would split this),
+        // '🛠' is two (a character count would not split what Telegram
+        // refuses).
         let header = s(10, 'é');
         let a = s(2000, '漢');
-        let b = s(4096 - 10 - 2000 - 4, '🛠');
+        let b = s((4096 - 10 - 2 - 2000 - 2) / 2, '🛠');
         let parts = split(&header, &[a.clone(), b.clone()], TELEGRAM_LIMIT);
         assert_eq!(parts.len(), 1);
-        assert_eq!(parts[0].chars().count(), 4096);
+        assert_eq!(units(&parts[0]), 4096);
+        assert_eq!(parts[0].chars().count(), 4096 - 1041);
 
         let b1 = format!("{b}x");
         let parts = split(&header, &[a.clone(), b1.clone()], TELEGRAM_LIMIT);
         assert_eq!(parts, vec![format!("{header}\n\n{a}"), b1]);
+    }
+
+    #[test]
+    fn emoji_sections_are_split_by_utf16_units() {
+        // 3000 emoji: 3000 characters, 6000 units — two messages' worth.
+        let sections: Vec<String> = (0..3).map(|_| s(1000, '😀')).collect();
+        let parts = split("H", &sections, TELEGRAM_LIMIT);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0], format!("H\n\n{}\n\n{}", sections[0], sections[1]));
+        assert_eq!(parts[1], sections[2]);
+        assert!(parts.iter().all(|p| units(p) <= TELEGRAM_LIMIT));
+    }
+
+    #[test]
+    fn a_cut_never_falls_inside_a_surrogate_pair() {
+        // The marker is 8 units, so 4088 are kept: "a" and 2043 emoji make
+        // 4087, and the next emoji would straddle the limit — left out whole.
+        let text = format!("a{}", s(3000, '😀'));
+        let out = cut(&text, TELEGRAM_LIMIT);
+        assert_eq!(units(&format!("\n{CUT_MARKER}")), 8);
+        assert_eq!(out, format!("a{}\n{CUT_MARKER}", s(2043, '😀')));
+        assert_eq!(units(&out), 4095);
+        let head = out.strip_suffix(&format!("\n{CUT_MARKER}")).unwrap();
+        assert!(text.starts_with(head));
+        assert!(String::from_utf16(&out.encode_utf16().collect::<Vec<_>>()).is_ok());
+        // Exactly the limit in units is not cut.
+        let exact = s(2048, '😀');
+        assert_eq!(cut(&exact, TELEGRAM_LIMIT), exact);
+        assert!(cut(&format!("{exact}x"), TELEGRAM_LIMIT).ends_with(CUT_MARKER));
     }
 
     #[test]
@@ -128,7 +179,7 @@ mod tests {
         assert!(parts[0].contains('b'));
         assert!(parts[1].starts_with('c') && parts[1].contains('d'));
         assert!(parts[2].starts_with('e'));
-        assert!(parts.iter().all(|p| p.chars().count() <= TELEGRAM_LIMIT));
+        assert!(parts.iter().all(|p| units(p) <= TELEGRAM_LIMIT));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use serde_json::{json, Value};
 use testkit::{refused_url, Server, OK};
 
-use super::split::{CUT_MARKER, TELEGRAM_LIMIT};
+use super::split::{units, CUT_MARKER, TELEGRAM_LIMIT};
 use super::*;
 use crate::outbox::OUTBOX_KEEP;
 use crate::state::State;
@@ -390,40 +390,127 @@ fn the_outbox_is_kept_and_delivered_oldest_first_once_the_server_recovers() {
     let c = ctx(dir.path(), &server.url, None, Some("1"));
     let mut state = State::default();
     deliver(&mut state.outbox, &c, &msg("A", &[], 1.0), 1000.0);
+    // A new report on the channel sends what waits there first, A's backoff
+    // ignored; A fails again, so B waits behind it, untried.
     deliver(&mut state.outbox, &c, &msg("B", &[], 2.0), 1010.0);
     assert_eq!(state.outbox.len(), 2);
+    assert_eq!(server.requests().len(), 2);
+    let texts = |from: usize| -> Vec<String> {
+        server.requests()[from..]
+            .iter()
+            .map(|r| r.json()["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        texts(0).iter().all(|t| t.starts_with('A')),
+        "{:?}",
+        texts(0)
+    );
     // Through the state file, as between two ticks.
     let mut state = crate::state::parse(state.to_file_text().as_bytes()).unwrap();
+    assert_eq!(state.outbox.entries[0].attempts, 2);
+    assert_eq!(state.outbox.entries[0].next_attempt_at, 1010.0 + 120.0);
+    assert_eq!(state.outbox.entries[1].attempts, 0);
 
-    // Nothing due yet: nothing is tried.
+    // Nothing due yet: A holds B back, though B's time has come.
     let out = flush_outbox(&mut state.outbox, &c, 1020.0);
     assert_eq!((out.delivered, out.undelivered), (0, 2));
     assert_eq!(server.requests().len(), 2);
 
     // A is due and fails again: its backoff grows; B waits its turn untried.
-    let out = flush_outbox(&mut state.outbox, &c, 1070.0);
+    let out = flush_outbox(&mut state.outbox, &c, 1130.0);
     assert_eq!(out.undelivered, 2);
     assert_eq!(server.requests().len(), 3);
     let delayed = |h: &str, t: f64| format!("{h} {}", crate::report::delayed_note(t));
     assert_eq!(state.outbox.entries[0].text, delayed("A", 1.0));
-    assert_eq!(state.outbox.entries[0].attempts, 2);
-    assert_eq!(state.outbox.entries[0].next_attempt_at, 1070.0 + 120.0);
-    assert_eq!(state.outbox.entries[1].attempts, 1);
+    assert_eq!(state.outbox.entries[0].attempts, 3);
+    assert_eq!(state.outbox.entries[0].next_attempt_at, 1130.0 + 240.0);
+    assert_eq!(state.outbox.entries[1].attempts, 0);
 
     server.answer(OK.0, OK.1);
     let out = flush_outbox(&mut state.outbox, &c, 2000.0);
     assert_eq!((out.delivered, out.undelivered), (2, 0));
-    let texts: Vec<String> = server.requests()[3..]
-        .iter()
-        .map(|r| r.json()["text"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(texts, vec![delayed("A", 1.0), delayed("B", 2.0)]);
+    // B waited behind A: late too, and said so.
+    assert_eq!(texts(3), vec![delayed("A", 1.0), delayed("B", 2.0)]);
     assert!(state.outbox.is_empty());
 
     // Delivered is gone: a later flush sends nothing.
     let out = flush_outbox(&mut state.outbox, &c, 9000.0);
     assert_eq!(out, Outcome::default());
     assert_eq!(server.requests().len(), 5);
+}
+
+/// Two ticks as `tick` runs them: step 3 retries the outbox, step 6 puts
+/// the new report in and delivers it — at one clock reading.
+fn tick(outbox: &mut Outbox, c: &Context, report: Option<&str>, now: f64) {
+    flush_outbox(outbox, c, now);
+    if let Some(header) = report {
+        enqueue(outbox, c, &msg(header, &[], now), now);
+        flush_outbox(outbox, c, now);
+    }
+}
+
+#[test]
+fn a_channel_keeps_its_order_and_an_entry_is_tried_once_a_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::always(500, r#"{"ok":false,"description":"down"}"#);
+    let c = ctx(dir.path(), &server.url, None, Some("1"));
+    let mut outbox = Outbox::default();
+    let texts = || -> Vec<String> {
+        server
+            .requests()
+            .iter()
+            .map(|r| r.json()["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    tick(&mut outbox, &c, Some("A running"), 1000.0);
+    assert_eq!(
+        (
+            outbox.entries[0].attempts,
+            outbox.entries[0].next_attempt_at
+        ),
+        (1, 1060.0)
+    );
+
+    // Step 3 retries A and it fails; the new report B does not try A a
+    // second time in the same tick (one attempt, one doubling), and waits.
+    tick(&mut outbox, &c, Some("B completed"), 1060.0);
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(
+        (
+            outbox.entries[0].attempts,
+            outbox.entries[0].next_attempt_at
+        ),
+        (2, 1180.0)
+    );
+    assert_eq!(outbox.entries[1].header, "B completed");
+    assert_eq!(outbox.entries[1].attempts, 0);
+
+    // The channel is back, but A's backoff is not over: B is not sent
+    // before it.
+    server.answer(OK.0, OK.1);
+    tick(&mut outbox, &c, None, 1120.0);
+    assert_eq!(server.requests().len(), 2, "{:?}", texts());
+    tick(&mut outbox, &c, None, 1180.0);
+    let sent = texts();
+    assert_eq!(sent.len(), 4);
+    assert!(sent[2].starts_with("A running (written"), "{}", sent[2]);
+    assert!(sent[3].starts_with("B completed (written"), "{}", sent[3]);
+    assert!(outbox.is_empty());
+
+    // A waiting entry whose backoff is not over goes first, at once, when a
+    // new report comes on its channel.
+    server.answer(500, r#"{"ok":false,"description":"down"}"#);
+    tick(&mut outbox, &c, Some("C"), 2000.0);
+    server.answer(OK.0, OK.1);
+    tick(&mut outbox, &c, None, 2030.0);
+    assert_eq!(server.requests().len(), 5, "C waits for its backoff");
+    tick(&mut outbox, &c, Some("D"), 2031.0);
+    let sent = texts();
+    assert_eq!(sent.len(), 7);
+    assert!(sent[5].starts_with("C (written"), "{}", sent[5]);
+    assert_eq!(sent[6], "D", "this tick's report is not late");
+    assert!(outbox.is_empty());
 }
 
 #[test]
@@ -443,11 +530,14 @@ fn a_full_outbox_drops_the_oldest_and_says_so_once() {
     assert_eq!(state.outbox.len(), OUTBOX_KEEP);
     assert_eq!(last.undelivered, OUTBOX_KEEP);
     assert_eq!(state.outbox.dropped, 2);
-    assert_eq!(state.outbox.entries[0].text, "m2");
+    // Each new report tried the oldest waiting one first (and no other).
+    assert!(state.outbox.entries[0].text.starts_with("m2 (written"));
+    assert_eq!(state.outbox.entries[0].attempts, 1);
+    assert_eq!(state.outbox.entries[1].text, "m3");
     assert!(last
         .notices
         .iter()
-        .any(|n| n.contains("dropped the oldest")));
+        .any(|n| n.contains("dropped its oldest")));
     assert_no_token(&state, &last);
 
     let server = Server::always(OK.0, OK.1);
@@ -471,12 +561,13 @@ fn splitting_at_exactly_the_limit_with_non_ascii_text() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::always(OK.0, OK.1);
     let c = ctx(dir.path(), &server.url, None, Some("1"));
+    // Telegram counts UTF-16 units: the header's 🛠 is two of them.
     let header = "🛠️ Ops report (14:05:09)";
-    let used = header.chars().count() + 2;
+    let used = units(header) + 2;
     let a: String = "漢".repeat(2000);
     let b: String = "é".repeat(TELEGRAM_LIMIT - used - 2000 - 2);
     let message = msg(header, &[&a, &b], 1.0);
-    assert_eq!(message.text().chars().count(), TELEGRAM_LIMIT);
+    assert_eq!(units(&message.text()), TELEGRAM_LIMIT);
     deliver(&mut Outbox::default(), &c, &message, 1.0);
     assert_eq!(server.requests().len(), 1);
     assert_eq!(server.requests()[0].json()["text"], message.text());
@@ -500,7 +591,7 @@ fn splitting_at_exactly_the_limit_with_non_ascii_text() {
     let reqs = server.requests();
     assert_eq!(reqs.len(), 5);
     let cut = reqs[4].json()["text"].as_str().unwrap().to_string();
-    assert_eq!(cut.chars().count(), TELEGRAM_LIMIT);
+    assert_eq!(units(&cut), TELEGRAM_LIMIT);
     assert!(cut.ends_with(CUT_MARKER));
 }
 

@@ -38,7 +38,8 @@ pub use queue::{
     QueueVerdict,
 };
 pub use section::{
-    Action, Autorun, AutorunNote, CheckResult, JobSection, Problem, RunOutput, Section, StateLine,
+    asks_attention, Action, Autorun, AutorunNote, CheckResult, JobSection, Problem, RunOutput,
+    Section, StateLine,
 };
 #[cfg(test)]
 pub use section::{Resolved, Stall};

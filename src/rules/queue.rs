@@ -66,7 +66,11 @@ pub fn queue_finish(item: &mut QueueItem, job: &Job, out: &Output, now: f64) -> 
     item.stderr_tail = Some(crate::text::tail(&out.stderr, TAIL_CHARS));
     let error = (!out.success()).then(|| out.describe().to_string());
     item.last_error = error.clone();
-    let output = item_output(item);
+    let output = RunOutput::new(
+        item.stdout_tail.clone().unwrap_or_default(),
+        item.stderr_tail.clone().unwrap_or_default(),
+        [&out.stdout, &out.stderr],
+    );
     if out.ending == Ending::Interrupted {
         // Left pending: the next tick runs it again.
         item.status = QueueStatus::Pending;
@@ -156,10 +160,10 @@ fn python_repr(s: &str) -> String {
 }
 
 fn item_output(item: &QueueItem) -> RunOutput {
-    RunOutput {
-        stdout: item.stdout_tail.clone().unwrap_or_default(),
-        stderr: item.stderr_tail.clone().unwrap_or_default(),
-    }
+    RunOutput::of_tails(
+        item.stdout_tail.clone().unwrap_or_default(),
+        item.stderr_tail.clone().unwrap_or_default(),
+    )
 }
 
 /// The write job a queue item verifies: its `verifies`, else — an item

@@ -210,11 +210,49 @@ pub enum CheckResult {
     },
 }
 
-/// What a queued run printed: the tails of both streams.
+/// What a queued run printed: the tails of both streams, and the lines
+/// asking for attention from the whole of it (SPEC §5.4: "wherever they
+/// were printed" — an `ALERT` early in a long output is not in the tails).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunOutput {
     pub stdout: String,
     pub stderr: String,
+    pub attention: Vec<String>,
+}
+
+/// Lines shown above a run's output tail at most.
+pub const ATTENTION_LINES: usize = 5;
+
+/// Whether a line asks for a person's attention.
+pub fn asks_attention(line: &str) -> bool {
+    line.contains("ALERT") || line.contains("ACTION REQUIRED")
+}
+
+impl RunOutput {
+    /// The tails, with the attention lines found in `whole` (stdout, then
+    /// stderr).
+    pub fn new(stdout: String, stderr: String, whole: [&str; 2]) -> RunOutput {
+        let attention = whole
+            .iter()
+            .flat_map(|t| t.lines())
+            .map(str::trim)
+            .filter(|l| asks_attention(l))
+            .take(ATTENTION_LINES)
+            .map(str::to_string)
+            .collect();
+        RunOutput {
+            stdout,
+            stderr,
+            attention,
+        }
+    }
+
+    /// Only the tails are known (an item recorded earlier): the attention
+    /// lines come from them.
+    pub fn of_tails(stdout: String, stderr: String) -> RunOutput {
+        let (out, err) = (stdout.clone(), stderr.clone());
+        RunOutput::new(stdout, stderr, [&out, &err])
+    }
 }
 
 /// One section of a report.

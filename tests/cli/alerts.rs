@@ -391,6 +391,44 @@ fn a_failed_queued_job_shows_the_line_that_asked_for_attention() {
 }
 
 #[test]
+fn an_alert_line_printed_long_before_the_end_is_still_in_the_section() {
+    let mut env = TestEnv::new();
+    // The ALERT line, then about 3 KB: far more than the 800-character tail.
+    let check = env.script(
+        "check.sh",
+        "echo 'ALERT: 3 files differ'; i=0; while [ $i -lt 150 ]; do echo \"filler line $i\"; i=$((i+1)); done; exit 1",
+    );
+    env.config(&config_with(json!([
+        {"id": "cmp", "name": "Compare", "kind": "one_shot_read", "risk": "read_only",
+         "commands": {"run": [check]}},
+    ])));
+    env.write(
+        "state/ops-monitor.json",
+        &json!({"version": 1, "jobs": {}, "queue": [{"id": "q1", "jobId": "cmp",
+            "createdAt": NOON - 10.0, "notBefore": NOON - 1.0, "reason": "test",
+            "status": "pending", "attempt": 0}]})
+        .to_string(),
+    );
+    let report = tick_at(&mut env, NOON);
+    assert!(
+        report.contains("- exit: 1\n- ALERT: 3 files differ\n- output: "),
+        "{report}"
+    );
+    assert!(
+        report.contains("filler line 149"),
+        "the tail is there too: {report}"
+    );
+    let tail = env.state()["queue"][0]["stdoutTail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !tail.contains("ALERT"),
+        "the stored tail alone would have lost it"
+    );
+}
+
+#[test]
 fn alert_sections_come_first() {
     let mut env = TestEnv::new();
     let ok = env.script(

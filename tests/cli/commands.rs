@@ -264,11 +264,60 @@ fn validate_config_reports_every_problem_with_its_path() {
         ]}"#,
     );
     let run = env.run(&["validate-config"]);
-    run.code(2)
-        .stderr_has("jobs[0].commands.status")
-        .stderr_has("jobs[1]")
-        .stderr_has("jobs[2].kind")
-        .stderr_has("zzz");
+    run.code(2).stdout_is("");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "ERROR: config invalid: {}
+  - jobs[0] (id \"a\").commands.status: must be a non-empty list of strings
+  - jobs[1] (id \"a\").after: a one_shot_write job needs a verification step: an entry with \"when\": \"success\" whose job is a one_shot_read or long_running_read with risk \"read_only\"
+  - jobs[1] (id \"a\").id: duplicate id \"a\" (already used by jobs[0]; ids must be unique after trimming)
+  - jobs[2] (id \"b\").after[0].jobId: no job with id \"zzz\" in this file
+  - jobs[2] (id \"b\").kind: must be one of \"long_running_read\", \"one_shot_read\", \"one_shot_write\" (got \"bogus\")
+",
+            env.config_path().display()
+        )
+    );
+}
+
+/// SPEC §2: the warnings come with the errors, after them and marked as
+/// warnings; `--strict` makes them errors, each naming the job by id.
+#[test]
+fn validate_config_prints_the_warnings_also_when_there_are_errors() {
+    let env = TestEnv::new();
+    let status = env.script("status.sh", "true");
+    let mut job = long_job("j", &status, &status);
+    job["commands"]["status"] = json!([]);
+    job["policy"] = json!({"autoresume": true, "stallSeconds": "60"});
+    job["Enabled"] = json!(true);
+    env.config(&config_with(json!([job])));
+    let path = env.config_path().display().to_string();
+    let run = env.run(&["validate-config"]);
+    run.code(2).stdout_is("");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "ERROR: config invalid: {path}
+  - jobs[0] (id \"j\").commands.status: must be a non-empty list of strings
+WARNING: jobs[0].Enabled: unknown key (ignored; did you mean \"enabled\"?)
+WARNING: jobs[0].policy.autoresume: unknown key (ignored; did you mean \"autoResume\"?)
+WARNING: jobs[0].policy.stallSeconds: \"60\" is ignored (ops-monitor.py counts only a whole number 0 or more here): the defaults' 3600 is used
+"
+        )
+    );
+    let run = env.run(&["validate-config", "--strict"]);
+    run.code(2).stdout_is("");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "ERROR: config invalid: {path}
+  - jobs[0] (id \"j\").Enabled: unknown key (did you mean \"enabled\"?)
+  - jobs[0] (id \"j\").commands.status: must be a non-empty list of strings
+  - jobs[0] (id \"j\").policy.autoresume: unknown key (did you mean \"autoResume\"?)
+  - jobs[0] (id \"j\").policy.stallSeconds: \"60\" is ignored (ops-monitor.py counts only a whole number 0 or more here): the defaults' 3600 is used
+"
+        )
+    );
 }
 
 #[test]
@@ -290,7 +339,7 @@ fn unknown_keys_warn_and_strict_fails() {
         .stdout_has("jobs[0].policy.autoresume");
     env.run(&["validate-config", "--strict"])
         .code(2)
-        .stderr_has("jobs[0].policy.autoresume");
+        .stderr_has("jobs[0] (id \"j\").policy.autoresume");
 }
 
 #[test]

@@ -222,13 +222,85 @@ fn long_reports_are_split_between_sections_in_order() {
         .collect();
     assert!(texts.len() >= 2, "split into {} parts", texts.len());
     for t in &texts {
-        assert!(t.chars().count() <= 4096, "{} chars", t.chars().count());
+        let units = t.encode_utf16().count();
+        assert!(units <= 4096, "{units} UTF-16 units");
     }
     let all = texts.join("\n");
     let order: Vec<usize> = (0..12)
         .map(|i| all.find(&format!("(j{i:02},")).unwrap())
         .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "sections in order");
+}
+
+/// Like Telegram: a message over 4096 UTF-16 code units is refused (400).
+fn strict_telegram() -> Server {
+    Server::new(|_, r| {
+        let units = r.json()["text"]
+            .as_str()
+            .unwrap_or("")
+            .encode_utf16()
+            .count();
+        if units > 4096 {
+            (
+                400,
+                r#"{"ok":false,"error_code":400,"description":"Bad Request: message is too long"}"#
+                    .into(),
+            )
+        } else {
+            (200, r#"{"ok":true,"result":{"message_id":1}}"#.into())
+        }
+    })
+}
+
+/// SPEC §11: Telegram counts its 4096 characters in UTF-16 code units, so an
+/// emoji is two. A report of 3000 emoji (6000 units) fits in 4096
+/// characters but not in one message: it is split and cut by units, and
+/// delivered rather than refused.
+#[test]
+fn emoji_reports_are_split_by_utf16_units_and_delivered() {
+    let server = strict_telegram();
+    let env = env_for(&server);
+    let long = "😀".repeat(3000);
+    let short = "🛠".repeat(1500);
+    let a = env.script(
+        "a.sh",
+        &format!(r#"echo '{{"running":false,"completed":false,"message":"{long}"}}'"#),
+    );
+    let b = env.script(
+        "b.sh",
+        &format!(r#"echo '{{"running":false,"completed":false,"message":"{short}"}}'"#),
+    );
+    env.config(&config_with(json!([
+        long_job("a", &a, &a),
+        long_job("b", &b, &b)
+    ])));
+    let run = env.run(&["tick"]);
+    run.code(0);
+    assert!(
+        env.state().get("outbox").is_none(),
+        "nothing refused or kept"
+    );
+    let texts: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(texts.len(), 3, "header, job a (cut), job b: {texts:?}");
+    for t in &texts {
+        let units = t.encode_utf16().count();
+        assert!(units <= 4096, "{units} UTF-16 units");
+    }
+    assert!(
+        texts[0].starts_with("🚨 Ops alert (12:00:00)"),
+        "{}",
+        texts[0]
+    );
+    // Job a's section alone is over the limit: cut, at a whole emoji.
+    assert!(texts[1].contains("(a, long_running_read)"));
+    assert!(texts[1].ends_with("😀\n… [cut]"), "{}", texts[1]);
+    assert!(texts[1].encode_utf16().count() >= 4095);
+    // Job b's section fits a message of its own and arrives whole.
+    assert!(texts[2].contains("(b, long_running_read)") && texts[2].contains(&short));
 }
 
 #[test]

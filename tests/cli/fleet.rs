@@ -1174,7 +1174,7 @@ fn doctor_lists_alertmanager_metrics_and_heartbeat_without_their_secrets() {
     let run = env.run(&["doctor"]);
     run.code(0)
         .stdout_has(&format!(
-            "alertmanager 1{}/api/v2/alerts — the current alerts are posted every tick",
+            "alertmanager 1 {}/api/v2/alerts — the current alerts are posted every tick",
             am.url
         ))
         .stdout_has("  labels      team=ops")

@@ -253,3 +253,33 @@ fn start_records_that_it_started_before_its_command_ends() {
     assert!(st["jobs"]["l"].get("startInProgress").is_none(), "{st}");
     assert_eq!(st["jobs"]["l"]["lastStart"]["stdoutTail"], "up");
 }
+
+#[test]
+fn a_run_under_way_is_cleared_whatever_digits_its_time_has() {
+    // Times with 17 significant digits, as the real clock gives: each goes
+    // through the state file between the two phases and must still match.
+    let mut env = TestEnv::new();
+    let quick = env.script("quick.sh", "echo ok");
+    env.config(&config_with(json!([
+        {"id": "verify", "kind": "one_shot_read", "risk": "read_only", "commands": {"run": [quick]}},
+        {"id": "w", "kind": "one_shot_write", "risk": "write_local",
+         "commands": {"run": [quick]}, "approval": {"granted": true},
+         "after": [{"jobId": "verify", "when": "success", "delaySeconds": 0}]},
+    ])));
+    // The first is a time the real clock gave when a release build read
+    // the record back one ULP off and refused the next run; the others are
+    // spread 700 s apart, past each run's limit, so only a stuck record
+    // could refuse the next one.
+    let times = std::iter::once(1_795_277_241.091_125_7)
+        .chain((1..=30).map(|k| 1_795_277_241.091_125_7 + f64::from(k) * 700.123_456_789_1));
+    for (k, at) in times.enumerate() {
+        env.at(at);
+        env.run(&["run", "w"]).code(0);
+        let st = env.state();
+        assert!(
+            st["jobs"]["w"].get("runInProgress").is_none(),
+            "run {k} left its record: {}",
+            st["jobs"]["w"]
+        );
+    }
+}

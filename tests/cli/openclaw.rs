@@ -747,3 +747,50 @@ fn doctor_lists_config_lints_and_an_invalid_config() {
         .stdout_has("— INVALID (")
         .stdout_has("result: the job config is invalid");
 }
+
+/// Run with only the environment choosing the files: HOME, no OpenClaw
+/// variables.
+fn home_only(env: &TestEnv, args: &[&str]) -> Run {
+    let mut cmd = env.bare_command();
+    cmd.env_remove("OPENCLAW_HOME")
+        .env("TZ", "UTC")
+        .env("OPS_MONITOR_NOW", NOON.to_string())
+        .env("OPS_MONITOR_TELEGRAM_API", "http://127.0.0.1:9")
+        .args(args);
+    Run::from(cmd.output().expect("binary runs"))
+}
+
+#[test]
+fn a_legacy_home_with_a_state_stays_the_home_when_dot_openclaw_appears() {
+    let env = TestEnv::new();
+    let status = env.script("status.sh", r#"echo '{"running":false,"completed":false}'"#);
+    let cfg = config_with(json!([long_job("j", &status, &status)]));
+    env.write(
+        "home/.moltbot/net/config/ops-jobs.json",
+        &serde_json::to_string(&cfg).unwrap(),
+    );
+    home_only(&env, &["tick", "--print-only"])
+        .code(0)
+        .stdout_has("(j, long_running_read)");
+    assert!(env
+        .path("home/.moltbot/net/state/ops-monitor.json")
+        .is_file());
+
+    // OpenClaw (or its installer) creates ~/.openclaw: the monitor keeps
+    // watching where its state is, and doctor says why.
+    fs::create_dir_all(env.path("home/.openclaw")).unwrap();
+    let tick = home_only(&env, &["tick", "--print-only", "-v"]);
+    tick.code(0);
+    assert!(!tick.stderr.contains("nothing to watch"), "{}", tick.stderr);
+    assert!(tick.stderr.contains("tick: 1 job(s)"), "{}", tick.stderr);
+    home_only(&env, &["doctor"])
+        .stdout_has(&format!(
+            "home          {} (rule 5:",
+            env.path("home/.moltbot").display()
+        ))
+        .stdout_has(&format!(
+            "home: kept at {} because it holds the ops-monitor state; the rules alone would choose {}",
+            env.path("home/.moltbot").display(),
+            env.path("home/.openclaw").display()
+        ));
+}

@@ -359,5 +359,5 @@ fn a_config_broken_after_a_good_tick_is_still_caught() {
     env.tick()
         .code(2)
         .stdout_has("ALERT: ops-jobs config invalid")
-        .stdout_has("jobs[0].risk");
+        .stdout_has("jobs[0] (id \"j\").risk");
 }

@@ -95,6 +95,46 @@ fn a_job_config_or_a_foreign_file_is_never_used_as_a_state() {
     );
 }
 
+/// SPEC §4, §11: a refused state file gets no lock file beside it — from
+/// `tick` and from every command that locks the state.
+#[test]
+fn a_refused_state_file_gets_no_lock_file_beside_it() {
+    let env = TestEnv::new();
+    env.config(&config_with(json!([paused_job(&env)])));
+    let jobs_conf = env.write(
+        "jobsconf.json",
+        &fs::read_to_string(env.config_path()).unwrap(),
+    );
+    let other = env.write("other.json", "[1, 2, 3]\n");
+    let commands: [&[&str]; 4] = [
+        &["tick"],
+        &["silence", "j", "--for", "10m"],
+        &["outbox", "drop", "--all"],
+        &["start", "j"],
+    ];
+    for (file, why) in [
+        (&jobs_conf, "holds a job config"),
+        (&other, "is not an ops-monitor state"),
+    ] {
+        let before = fs::read(file).unwrap();
+        for args in commands {
+            let run = env.run_with_state(file, args);
+            run.code(2).stderr_has(why);
+            let lock = format!("{}.lock", file.display());
+            assert!(
+                !std::path::Path::new(&lock).exists(),
+                "{args:?} left {lock}"
+            );
+            assert_eq!(fs::read(file).unwrap(), before, "{args:?} changed it");
+        }
+    }
+    assert_eq!(starts(&env), 0, "nothing was started");
+    // A state of ours still gets its lock, also when the file came first.
+    let ours = env.write("ops-monitor.json", "{\"version\": 1, \"jobs\": {}}\n");
+    env.run_with_state(&ours, &["silence", "j", "--for", "10m"])
+        .code(0);
+    assert!(env.path("ops-monitor.json.lock").is_file());
+}
 #[test]
 fn a_symlinked_state_stays_a_link_and_shares_one_lock() {
     let env = TestEnv::new();
@@ -236,6 +276,35 @@ fn with_no_good_copy_the_alert_uses_the_channels_the_broken_file_names() {
     assert_eq!(starts(&env), 0);
 }
 
+/// With no last good copy, the alert speaks the broken file's
+/// `defaults.language`, as it goes to its `defaults.notify`.
+#[test]
+fn with_no_good_copy_the_alert_speaks_the_broken_files_language() {
+    let env = TestEnv::new();
+    let mut config = with_file_channel(config_with(json!([paused_job(&env)])));
+    config["defaults"]["language"] = json!("zh");
+    config["jobs"][0]["kind"] = json!("long_running_writer");
+    env.config(&config);
+    env.run(&["tick"]).code(2);
+    let texts = delivered(&env);
+    assert_eq!(texts.len(), 1);
+    assert!(
+        texts[0].starts_with("🛠️ Ops 快报\n\n• ALERT: ops-jobs config invalid"),
+        "the zh header: {}",
+        texts[0]
+    );
+    assert!(texts[0].contains("jobs[0] (id \"j\").kind"), "{}", texts[0]);
+    // `--lang` still decides first.
+    env.write("alerts.jsonl", "");
+    let mut env = env;
+    env.at(NOON + 3600.0);
+    env.run(&["tick", "--lang", "en"]).code(2);
+    assert!(
+        delivered(&env)[0].starts_with("🚨 Ops alert ("),
+        "{:?}",
+        delivered(&env)
+    );
+}
 #[test]
 fn a_missing_config_is_nothing_to_watch_said_once_an_hour() {
     let mut env = TestEnv::new();
@@ -254,6 +323,64 @@ fn a_missing_config_is_nothing_to_watch_said_once_an_hour() {
     env.tick().code(0).stderr_has("nothing to watch");
 }
 
+/// SPEC §11: a config that was deleted is not "invalid": the last good copy
+/// is not used for it — no command acts or watches through it.
+#[test]
+fn a_deleted_config_drives_nothing_through_the_last_good_copy() {
+    let env = TestEnv::new();
+    let status = env.script(
+        "status.sh",
+        r#"echo '{"running":true,"completed":false}'; echo ran >> status.log"#,
+    );
+    let start = env.script("start.sh", "echo started >> starts.log");
+    let stop = env.script("stop.sh", "echo stopped > stop.marker");
+    let mut job = long_job("j", &status, &start);
+    job["commands"]["stop"] = json!([stop]);
+    env.config(&config_with(json!([job])));
+    env.tick().code(0);
+    assert!(env
+        .path("state/ops-monitor.json.last-good-config.json")
+        .is_file());
+    fs::remove_file(env.config_path()).unwrap();
+    let status_runs = || env.read("status.log").lines().count();
+    let before = status_runs();
+
+    let said = format!("ERROR: no job config at {}: ", env.config_path().display());
+    for args in [
+        &["stop", "j"][..],
+        &["status"],
+        &["status", "--json"],
+        &["explain", "j"],
+        &["start", "j"],
+        &["run", "j"],
+        &["approve", "j"],
+    ] {
+        let run = env.run(args);
+        run.code(2).stderr_has(&said).stderr_has("ops-monitor init");
+        assert!(
+            !run.stderr.contains("last good config,") && !run.stderr.contains("config invalid"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+    }
+    assert!(!env.path("stop.marker").exists(), "stop ran nothing");
+    assert_eq!(status_runs(), before, "no status command ran");
+    assert_eq!(starts(&env), 0);
+
+    // What only reads the state still shows it, after saying why.
+    env.run(&["logs", "j"])
+        .code(0)
+        .stderr_has("no job config at")
+        .stdout_has("== last start: never");
+    env.run(&["outbox"])
+        .code(0)
+        .stderr_has("no job config at")
+        .stdout_is("outbox: empty\n");
+    // `tick` watches nothing (SPEC §11), as before.
+    env.tick().code(0).stderr_has("nothing to watch");
+    assert_eq!(status_runs(), before);
+}
 #[test]
 fn status_with_a_broken_config_shows_the_error_then_the_last_good_jobs() {
     let env = TestEnv::new();

@@ -354,7 +354,7 @@ mod tests {
     fn messages(value: &Value) -> Vec<String> {
         let mut found = Found::default();
         check(value, &mut found);
-        found.finish().0
+        found.finish(&[]).0
     }
 
     #[test]
