@@ -259,6 +259,13 @@ impl Tick<'_> {
 
     /// SPEC §11: a config file that does not exist is not invalid — say once
     /// an hour that there is nothing to watch, and watch nothing.
+    ///
+    /// The outbox is still retried (SPEC §7: at the start of every later
+    /// tick), through the channels of no config: Telegram only (§7), never
+    /// the last good copy's (§11: not used for a file that was deleted).
+    /// Entries for other channels are kept, marked as for a channel no
+    /// longer configured, and so no longer set exit 3; a Telegram entry that
+    /// still fails does, as the next tick really retries it.
     fn no_config(&self, mut st: State) -> Result<Code> {
         if rules::config_alert_due(st.last_config_error_at, self.clock.now) {
             errln!(
@@ -267,6 +274,13 @@ impl Tick<'_> {
                 self.files.config.display()
             );
             st.last_config_error_at = Some(self.clock.now);
+        }
+        if self.delivers() && !st.outbox.is_empty() {
+            let ctx = Context::from_env(None, self.args.target.clone(), &self.files);
+            // A refusal is told by the next report, once there is a config.
+            for n in deliver::flush_outbox(&mut st.outbox, &ctx, self.clock.now).notices {
+                errln!("{n}");
+            }
         }
         let fleet = Fleet::new(self.metrics_path().as_deref(), None);
         let facts = self.facts(&st, None, None, BTreeMap::new());

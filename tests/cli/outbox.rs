@@ -339,3 +339,81 @@ fn the_outbox_keeps_fifty_per_channel_and_drops_each_channels_oldest() {
         "the command channel's, not yet told"
     );
 }
+
+/// SPEC §7: an undelivered message "is retried at the start of every later
+/// tick"; §11: a deleted config is not invalid, its last good copy is not
+/// used, and exit 3 means "an entry that will be retried". Without a config
+/// the channels are Telegram only: its entries are retried, the others kept.
+#[test]
+fn without_a_config_the_telegram_entries_are_retried_and_the_others_kept() {
+    let api = Server::always(500, DOWN);
+    let mut env = TestEnv::new();
+    env.env("OPS_MONITOR_TELEGRAM_API", &api.url);
+    env.env("TELEGRAM_BOT_TOKEN", "123456:NO-CONFIG-token");
+    env.write("openclaw.json", "{channels: {telegram: {allowFrom: [42]}}}");
+    let status = env.script(
+        "status.sh",
+        r#"echo '{"running":false,"completed":false,"stopReason":"rate_limited"}'"#,
+    );
+    let notify = env.script("notify.sh", "cat >/dev/null; echo ran >> runs.log; exit 1");
+    let mut cfg = config_with(json!([long_job("j", &status, &status)]));
+    // Telegram as it is without `defaults.notify` (the same channel), and a
+    // command channel that fails.
+    cfg["defaults"]["notify"] =
+        json!([{"type": "telegram"}, {"type": "command", "argv": [notify]}]);
+    env.config(&cfg);
+    env.run(&["tick"]).code(3);
+    assert_eq!(
+        (api.requests().len(), env.read("runs.log").lines().count()),
+        (1, 1)
+    );
+    assert_eq!(env.state()["outbox"].as_array().unwrap().len(), 2);
+
+    // The config is deleted. Telegram still fails: its entry is retried and
+    // will be again (exit 3); the command channel is no longer configured:
+    // kept, not run.
+    std::fs::remove_file(env.config_path()).unwrap();
+    env.at(NOON + 60.0);
+    env.run(&["tick"])
+        .code(3)
+        .stderr_has("nothing to watch")
+        .stderr_has("no longer in the config");
+    assert_eq!(api.requests().len(), 2);
+    assert_eq!(
+        env.read("runs.log").lines().count(),
+        1,
+        "the command is not run"
+    );
+    let st = env.state();
+    let outbox = st["outbox"].as_array().unwrap();
+    assert_eq!(outbox.len(), 2);
+    assert_eq!(outbox[0]["attempts"], 2);
+    assert_eq!(outbox[1]["channelGone"], true);
+
+    // Telegram is back: its entry is delivered at its next try; what is
+    // left will never be retried without a config, so exit 0.
+    api.answer(200, UP);
+    env.at(NOON + 180.0);
+    env.run(&["tick"]).code(0);
+    let reqs = api.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(reqs[2].json()["chat_id"], "42");
+    assert!(reqs[2].json()["text"]
+        .as_str()
+        .unwrap()
+        .contains("rate_limited"));
+    let st = env.state();
+    let outbox = st["outbox"].as_array().unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0]["label"], "command");
+    env.at(NOON + 240.0);
+    env.run(&["tick"]).code(0);
+    assert_eq!(api.requests().len(), 3);
+    assert_eq!(env.read("runs.log").lines().count(), 1);
+
+    // The config comes back: the command channel's entry goes again.
+    env.config(&cfg);
+    env.at(NOON + 300.0);
+    env.run(&["tick"]).code(3);
+    assert_eq!(env.read("runs.log").lines().count(), 2);
+}
