@@ -366,11 +366,12 @@ impl Tick<'_> {
                     ..end
                 })
             };
+            fleet
+                .fleet
+                .write_metrics(&st, &fleet.facts, code, self.started.elapsed());
             // A signal means stop now: no ping that may take 10 s.
             if signals::received().is_none() {
-                fleet
-                    .fleet
-                    .after_save(&st, &fleet.facts, code, self.started.elapsed());
+                fleet.fleet.ping(&st, &fleet.facts, code);
             }
             saved?;
         }

@@ -3,10 +3,10 @@
 //! current alerts for Alertmanager ([`alertmanager`]), and a dead-man's
 //! ping ([`heartbeat`]).
 //!
-//! `tick` calls two functions here and decides nothing about them:
+//! `tick` calls three functions here and decides nothing about them:
 //! [`Fleet::post_alerts`] after the report's delivery (Alertmanager is a
-//! channel), and [`Fleet::after_save`] once the state is saved (the metrics
-//! and the ping describe the tick as it ended). None of them is ever held
+//! channel), [`Fleet::write_metrics`] and [`Fleet::ping`] once the state is
+//! saved (the metrics and the ping describe the tick as it ended). None of them is ever held
 //! back by a silence or quiet hours (SPEC §11), and none is ever fatal: a
 //! failure is printed, and only a failed Alertmanager post changes the exit
 //! code (3).
@@ -102,15 +102,21 @@ impl Fleet {
         alertmanager::post_all(&self.alertmanager, st, facts, mode, ctx)
     }
 
-    /// After the state is saved: write the metrics file and ping, each
-    /// printing its own failure. `code` is the tick's exit code.
-    pub fn after_save(&self, st: &State, facts: &TickFacts, code: Code, duration: Duration) {
+    /// After the state is saved: write the metrics file, printing a
+    /// failure. `code` is the tick's exit code. Every tick but `--dry-run`
+    /// writes it (SPEC §10), one stopped by a signal too: it is a quick
+    /// local write, and the interrupted tick is a fact worth a sample.
+    pub fn write_metrics(&self, st: &State, facts: &TickFacts, code: Code, duration: Duration) {
         if let Some(path) = &self.metrics_file {
             let text = metrics::render(facts, st, code, duration.as_secs_f64());
             if let Err(e) = metrics::write(path, &text) {
                 errln!("metrics: cannot write {}: {e}", path.display());
             }
         }
+    }
+
+    /// After the state is saved: the heartbeat ping, printing a failure.
+    pub fn ping(&self, st: &State, facts: &TickFacts, code: Code) {
         if let Some(url) = &self.heartbeat_url {
             let ping = heartbeat::Ping::of(facts, st, code);
             if let Err(e) = heartbeat::send(url, &ping) {

@@ -158,15 +158,22 @@ fn interrupted_tick(sig: &str, code: i32) {
     // (not the default 30 s, which only costs time here).
     let mut short = jobs.clone();
     short[1]["policy"] = json!({"statusTimeoutSeconds": 1});
-    env.config(&config_with(short));
+    // Every tick but --dry-run writes the metrics, an interrupted one too.
+    let with_metrics = |jobs: Value| {
+        let mut cfg = config_with(jobs);
+        cfg["defaults"]["metricsFile"] = json!("metrics.prom");
+        cfg
+    };
+    env.config(&with_metrics(short));
     env.tick()
         .code(0)
         .stdout_has("(slow,")
         .stdout_has("status timed out after 1s");
     fs::remove_file(env.path("status.pid")).unwrap();
+    fs::remove_file(env.path("metrics.prom")).unwrap();
     // The interrupted tick has the default limit, so the signal surely
     // comes while the status command runs.
-    env.config(&config_with(jobs));
+    env.config(&with_metrics(jobs));
     let child = spawn_tick(&env, &[]);
     let pid: i32 = wait_for_file(&env, "status.pid").trim().parse().unwrap();
     signal(&child, sig);
@@ -180,6 +187,11 @@ fn interrupted_tick(sig: &str, code: i32) {
     assert!(!alive(pid), "the running status command was stopped");
     let st = env.state();
     assert_eq!(st["monitor"]["lastTickOutcome"], "interrupted");
+    let metrics = env.read("metrics.prom");
+    assert!(
+        metrics.contains(&format!("\nops_monitor_tick_exit_code {code}\n")),
+        "{metrics}"
+    );
 }
 
 #[test]
