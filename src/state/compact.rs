@@ -105,9 +105,9 @@ pub fn shorten_job(job: &mut Value, w: Writing) {
         Some(_) => return,
     };
     let implied = match job.get("lastReportedProgressKey") {
-        Some(Value::String(k)) => {
-            Some(k.as_str()) == seen_key || (k.is_empty() && seen_key.is_none())
-        }
+        // "" is a report without progress, which no key spells.
+        Some(Value::String(k)) if k.is_empty() => seen_key.is_none(),
+        Some(Value::String(k)) => Some(k.as_str()) == seen_key,
         _ => false,
     };
     if implied {
@@ -229,6 +229,10 @@ mod tests {
             job,
             json!({"lastDecision": {"reported": true, "rule": "newRule"}, "lastSeen": {"progressKey": null, "level": null}})
         );
+        // A blank key the Python version stored is not "no progress".
+        let mut job = json!({"lastReportedProgressKey": "", "lastSeen": {"progressKey": ""}});
+        shorten_job(&mut job, writing());
+        assert_eq!(job["lastReportedProgressKey"], "");
     }
 
     #[test]
