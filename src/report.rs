@@ -476,6 +476,9 @@ fn action_text(a: &Action, id: &str, now: f64) -> String {
         Action::StartIt => format!(
             "- ACTION REQUIRED: paused — start it (ops-monitor start {id}) or enable autoResume"
         ),
+        Action::NotStartedThisTick => format!(
+            "- ACTION REQUIRED: paused — not started automatically by this tick (see the alert above); start it by hand (ops-monitor start {id})"
+        ),
         Action::StartFailed { reason } => format!(
             "- ALERT: automatic start failed — {reason} (more: ops-monitor logs {id})"
         ),

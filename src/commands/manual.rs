@@ -16,7 +16,7 @@ use anyhow::Result;
 use super::show::time_text;
 use super::{
     files, find_job, learn_tokens, load_config, load_watching, login_name, print_output, refused,
-    seconds, with_state, with_state_waiting,
+    seconds, state_usable, with_state, with_state_waiting,
 };
 use crate::cli::Global;
 use crate::clock::Clock;
@@ -84,6 +84,7 @@ pub fn start(g: &Global, id: &str, allow_risk: bool, force: bool, timeout: f64) 
     if job.command("start").is_none() {
         return Err(fail(Code::Usage, format!("{id} has no start command")));
     }
+    state_usable(&files.state)?;
     // SPEC §11: the status first; a running or unreadable job is refused.
     if !force {
         safety::may_start_now(id, &runner::observe(&Real, job), force).map_err(refused)?;
@@ -135,6 +136,7 @@ pub fn stop(g: &Global, id: &str, allow_risk: bool, timeout: f64) -> Result<Code
     let job = find_job(&config, id)?;
     safety::may_stop(job, allow_risk).map_err(refused)?;
     let limit = seconds(timeout)?;
+    state_usable(&files.state)?;
     signals::install();
     let how = if job.command("stop").is_some() {
         Stopping::Command

@@ -238,6 +238,18 @@ pub(crate) fn lock_state(path: &Path, timeout: Option<Duration>) -> Result<state
     }
 }
 
+/// Refuse a state path that cannot be a state (SPEC §4) before a command
+/// runs anything of the job's — a status command, a pid judged from it —
+/// not only once it comes to take the lock.
+pub(crate) fn state_usable(path: &Path) -> Result<()> {
+    if path.exists() {
+        state::load(path, false)?;
+    } else {
+        state::checked_path(path)?;
+    }
+    Ok(())
+}
+
 /// Load state under the lock, let `f` change it, save it.
 fn with_state<T>(files: &Files, g: &Global, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
     let lock = lock_state(&files.state, Some(g.lock_timeout))?;

@@ -42,13 +42,16 @@ pub fn run(g: &Global, action: Option<&OutboxAction>) -> Result<Code> {
 
 fn list(g: &Global) -> Result<Code> {
     let files = files(g)?;
-    // No config at all (SPEC §11): nothing is delivered until there is
-    // one, and the list says so — it shows the state, it runs nothing.
-    let channels = if config_missing(&files) {
+    // No config at all (SPEC §11): `tick` still retries what waits for
+    // Telegram as it is without `defaults.notify`, and keeps the rest until
+    // there is a config; the list says so — it shows the state, it runs
+    // nothing.
+    let missing = config_missing(&files);
+    let channels = if missing {
         errln!("warning: {}", no_config_text(&files));
-        None
+        vec![outbox::identity(&Channel::default())]
     } else {
-        Some(configured(&load_watching(&files)?))
+        configured(&load_watching(&files)?)
     };
     let st = state::load(&files.state, false)?;
     let now = Clock::read().now;
@@ -60,9 +63,10 @@ fn list(g: &Global) -> Result<Code> {
     let mut entries: Vec<&OutboxMessage> = st.outbox.entries.iter().collect();
     entries.sort_by(|a, b| a.created_at.total_cmp(&b.created_at));
     for e in entries {
-        let when = if channels.is_none() {
-            "not sent: there is no config".to_string()
-        } else if !channels.as_ref().is_some_and(|c| c.contains(&e.channel)) {
+        let when = if !channels.contains(&e.channel) && missing {
+            "not sent: there is no config (without one only Telegram's entries are retried)"
+                .to_string()
+        } else if !channels.contains(&e.channel) {
             "not sent: its channel is no longer in the config".to_string()
         } else if e.next_attempt_at <= now {
             "next try: the next tick".to_string()

@@ -548,6 +548,7 @@ fn decide_known(
     }
     if problem == Some(Problem::Paused) {
         match note {
+            None if job.policy.auto_resume => actions.push(Action::NotStartedThisTick),
             None => actions.push(Action::StartIt),
             Some(n) if n.start_failed() => actions.push(Action::StartFailed {
                 reason: start_failure_reason(&st, n),

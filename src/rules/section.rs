@@ -149,6 +149,9 @@ pub enum Action {
     Stalled { for_seconds: f64 },
     /// Paused, autoResume off: start it or enable autoResume.
     StartIt,
+    /// Paused, autoResume on, but this tick started nothing: it only
+    /// watched (the config is invalid) or could not save the state first.
+    NotStartedThisTick,
     /// The automatic start failed; the reason is its output, ≤ 3 lines.
     StartFailed { reason: String },
     /// Paused inside the backoff: the next automatic start after `next_at`.

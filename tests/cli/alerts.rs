@@ -366,6 +366,17 @@ fn a_passed_verification_waits_for_the_end_of_quiet_hours() {
     );
 }
 
+/// A state whose queue holds one pending run of `job`, due now.
+fn queue_one(env: &TestEnv, job: &str) {
+    env.write(
+        "state/ops-monitor.json",
+        &json!({"version": 1, "jobs": {}, "queue": [{"id": "q1", "jobId": job,
+            "createdAt": NOON - 10.0, "notBefore": NOON - 1.0, "reason": "test",
+            "status": "pending", "attempt": 0}]})
+        .to_string(),
+    );
+}
+
 #[test]
 fn a_failed_queued_job_shows_the_line_that_asked_for_attention() {
     let mut env = TestEnv::new();
@@ -377,13 +388,7 @@ fn a_failed_queued_job_shows_the_line_that_asked_for_attention() {
         {"id": "tarcheck", "name": "Tar check", "kind": "one_shot_read", "risk": "read_only",
          "commands": {"run": [check]}},
     ])));
-    env.write(
-        "state/ops-monitor.json",
-        &json!({"version": 1, "jobs": {}, "queue": [{"id": "q1", "jobId": "tarcheck",
-            "createdAt": NOON - 10.0, "notBefore": NOON - 1.0, "reason": "test",
-            "status": "pending", "attempt": 0}]})
-        .to_string(),
-    );
+    queue_one(&env, "tarcheck");
     assert_eq!(
         tick_at(&mut env, NOON),
         "🚨 Ops alert (12:00:00)\n\n• ALERT: queued job failed\n- job: Tar check (tarcheck)\n- exit: 2\n- ALERT: archive is not a readable tar …\n- output: reading archive.tar\nALERT: archive is not a readable tar …\n"
@@ -402,13 +407,7 @@ fn an_alert_line_printed_long_before_the_end_is_still_in_the_section() {
         {"id": "cmp", "name": "Compare", "kind": "one_shot_read", "risk": "read_only",
          "commands": {"run": [check]}},
     ])));
-    env.write(
-        "state/ops-monitor.json",
-        &json!({"version": 1, "jobs": {}, "queue": [{"id": "q1", "jobId": "cmp",
-            "createdAt": NOON - 10.0, "notBefore": NOON - 1.0, "reason": "test",
-            "status": "pending", "attempt": 0}]})
-        .to_string(),
-    );
+    queue_one(&env, "cmp");
     let report = tick_at(&mut env, NOON);
     assert!(
         report.contains("- exit: 1\n- ALERT: 3 files differ\n- output: "),

@@ -389,6 +389,17 @@ fn without_a_config_the_telegram_entries_are_retried_and_the_others_kept() {
     assert_eq!(outbox.len(), 2);
     assert_eq!(outbox[0]["attempts"], 2);
     assert_eq!(outbox[1]["channelGone"], true);
+    // `outbox` says the same: Telegram's entry waits for its next try, the
+    // other one for a config.
+    let list = env.run(&["outbox"]);
+    list.code(0).stdout_has("next try: ").stdout_has(
+        "not sent: there is no config (without one only Telegram's entries are retried)",
+    );
+    assert!(
+        !list.stdout.contains("no longer in the config"),
+        "{}",
+        list.stdout
+    );
 
     // Telegram is back: its entry is delivered at its next try; what is
     // left will never be retried without a config, so exit 0.

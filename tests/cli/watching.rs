@@ -106,11 +106,17 @@ fn a_refused_state_file_gets_no_lock_file_beside_it() {
         &fs::read_to_string(env.config_path()).unwrap(),
     );
     let other = env.write("other.json", "[1, 2, 3]\n");
-    let commands: [&[&str]; 4] = [
+    // Its status leaves a mark: a refused state runs nothing of the job's.
+    env.script(
+        "status.sh",
+        r#"echo ran >> status.ran; echo '{"running":false,"completed":false}'"#,
+    );
+    let commands: [&[&str]; 5] = [
         &["tick"],
         &["silence", "j", "--for", "10m"],
         &["outbox", "drop", "--all"],
         &["start", "j"],
+        &["stop", "j"],
     ];
     for (file, why) in [
         (&jobs_conf, "holds a job config"),
@@ -129,6 +135,7 @@ fn a_refused_state_file_gets_no_lock_file_beside_it() {
         }
     }
     assert_eq!(starts(&env), 0, "nothing was started");
+    assert!(!env.path("status.ran").exists(), "no status command ran");
     // A state of ours still gets its lock, also when the file came first.
     let ours = env.write("ops-monitor.json", "{\"version\": 1, \"jobs\": {}}\n");
     env.run_with_state(&ours, &["silence", "j", "--for", "10m"])
@@ -237,6 +244,13 @@ fn a_broken_config_keeps_watching_with_the_last_good_one_and_starts_nothing() {
         alert.contains("paused"),
         "the job is still watched: {alert}"
     );
+    // autoResume is on: the action line says why nothing started, not
+    // "enable autoResume".
+    assert!(
+        alert.contains("- ACTION REQUIRED: paused — not started automatically by this tick (see the alert above); start it by hand (ops-monitor start j)"),
+        "{alert}"
+    );
+    assert!(!alert.contains("enable autoResume"), "{alert}");
     assert_eq!(
         starts(&env),
         0,
