@@ -421,6 +421,8 @@ pub fn repair(state: &mut Value) -> Repairs {
         }
     }
 
+    repair_outbox(top, &mut repairs);
+
     for (key, required) in [
         ("approvals", &["grantedAt", "expiresAt"][..]),
         ("silences", &["until", "createdAt"][..]),
@@ -430,11 +432,28 @@ pub fn repair(state: &mut Value) -> Repairs {
             Some(Value::Object(map)) => {
                 let ids: Vec<String> = map.keys().cloned().collect();
                 for id in ids {
+                    // A grant with any odd field grants nothing (its
+                    // fingerprint read as absent must never widen it); a
+                    // silence keeps holding with an odd `reason` unread.
+                    let texts: &[&str] = if key == "approvals" {
+                        &["by", "note", "fingerprint"]
+                    } else {
+                        &[]
+                    };
                     let usable = map.get(&id).and_then(Value::as_object).is_some_and(|o| {
                         required
                             .iter()
                             .all(|k| o.get(*k).is_some_and(Value::is_number))
+                            && texts
+                                .iter()
+                                .all(|k| o.get(*k).is_none_or(|v| v.is_string() || v.is_null()))
                     });
+                    if usable && key == "silences" {
+                        if let Some(Value::Object(o)) = map.get_mut(&id) {
+                            let at = [Seg::Key(key.into()), Seg::Key(id.clone())];
+                            field(o, "reason", Field::Text, &at, &mut repairs);
+                        }
+                    }
                     if !usable {
                         let original = map.remove(&id);
                         repairs.add(
@@ -458,6 +477,48 @@ pub fn repair(state: &mut Value) -> Repairs {
         }
     }
     repairs
+}
+
+/// The outbox is this port's own key: an odd value there never makes the
+/// whole state unreadable (SPEC §4). Not a list: read as empty, and the
+/// value is kept in the file while nothing replaces it; an entry that is
+/// not a message this version can read: dropped, said once.
+fn repair_outbox(top: &mut Map<String, Value>, repairs: &mut Repairs) {
+    match top.get("outbox") {
+        None | Some(Value::Array(_)) => {}
+        Some(Value::Null) => {
+            top.remove("outbox");
+        }
+        Some(_) => {
+            let original = top.remove("outbox");
+            repairs.add(
+                &[Seg::Key("outbox".into())],
+                original.as_ref(),
+                None,
+                "is not a list; read as an empty outbox",
+            );
+        }
+    }
+    if let Some(Value::Array(entries)) = top.get_mut("outbox") {
+        let all = std::mem::take(entries);
+        for (i, entry) in all.into_iter().enumerate() {
+            if serde_json::from_value::<crate::outbox::OutboxMessage>(entry.clone()).is_ok() {
+                entries.push(entry);
+            } else {
+                repairs.list.push(Repair {
+                    path: vec![Seg::Key("outbox".into()), Seg::Index(i)],
+                    original: Some(entry),
+                    read_as: None,
+                    restore: false,
+                    why: "is not a message this version can read; dropped".into(),
+                });
+            }
+        }
+    }
+    if top.get("outboxDropped").is_some_and(Value::is_null) {
+        top.remove("outboxDropped");
+    }
+    field(top, "outboxDropped", Field::Count, &[], repairs);
 }
 
 fn repair_job(job: &mut Map<String, Value>, at: &[Seg], repairs: &mut Repairs) {

@@ -254,3 +254,47 @@ fn sigkill_at_any_moment_never_leaves_an_invalid_state() {
         .collect();
     assert!(strays.is_empty(), "{strays:?}");
 }
+
+#[test]
+fn one_odd_field_of_the_outbox_a_grant_or_a_silence_never_discards_the_state() {
+    let env = TestEnv::new();
+    let status = env.script("status.sh", r#"echo '{"running":true,"completed":false}'"#);
+    env.config(&config_with(json!([long_job("j", &status, &status)])));
+    let odd = json!({
+        "version": 1,
+        "jobs": {"j": {"lastReportAt": NOON - 60.0, "lastProgressKey": "kept-progress"}},
+        "outbox": 5,
+        "outboxDropped": "many",
+        "approvals": {"j": {"grantedAt": NOON - 10.0, "expiresAt": NOON + 3600.0, "by": 5}},
+        "silences": {"j": {"until": NOON + 3600.0, "createdAt": NOON - 10.0, "reason": 7}},
+    });
+    for state in [
+        odd.clone(),
+        json!({"version": 1, "jobs": {"j": {"lastProgressKey": "kept-progress"}},
+               "outbox": [5, {"x": 1}]}),
+    ] {
+        env.write("state/ops-monitor.json", &state.to_string());
+        let run = env.run(&["tick", "--print-only"]);
+        run.code(0).stderr_has("WARNING: state outbox");
+        assert!(!run.stderr.contains("moved aside"), "{}", run.stderr);
+        let st = env.state();
+        assert_eq!(
+            st["jobs"]["j"]["lastProgressKey"], "kept-progress",
+            "the job's record survived: {st}"
+        );
+        let moved: Vec<_> = fs::read_dir(env.path("state"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
+            .collect();
+        assert!(moved.is_empty(), "nothing moved aside");
+    }
+    // The silence still holds (its reason unread); the odd grant grants
+    // nothing.
+    env.write("state/ops-monitor.json", &odd.to_string());
+    let run = env.run(&["tick", "--print-only"]);
+    run.stderr_has("silences.j.reason: 7 is not a string; read as absent")
+        .stderr_has("approvals.j: ");
+    assert!(env.state().get("approvals").is_none());
+    assert_eq!(env.state()["silences"]["j"]["until"], NOON + 3600.0);
+}
