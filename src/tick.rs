@@ -130,12 +130,15 @@ impl Tick<'_> {
         let last_good = LastGood::beside(&self.files.state);
         // Why the config is invalid, when the tick watches with the last good one.
         let mut invalid = None;
+        // With -v the warnings are printed every tick, so they are all
+        // looked for every tick.
+        let trusted = known.as_deref().filter(|_| self.global.verbose == 0);
         let (config, watch_only) = match config::parse_remembered(
             &text,
             &self.files.config,
             &self.files.home,
             false,
-            known.as_deref(),
+            trusted,
         ) {
             Ok((c, print)) => {
                 // SPEC §11: cron mails whatever a job prints, so warnings are
