@@ -229,8 +229,8 @@ pub(crate) fn lock_state(path: &Path, timeout: Option<Duration>) -> Result<state
         std::fs::symlink_metadata(state::lock_path(path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound
     );
-    if lock_absent && path.is_file() {
-        state::load(path, false)?;
+    if lock_absent {
+        state_usable(path)?;
     }
     match timeout {
         Some(t) => state::lock(path, t),

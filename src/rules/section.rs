@@ -253,8 +253,12 @@ impl RunOutput {
     /// Only the tails are known (an item recorded earlier): the attention
     /// lines come from them.
     pub fn of_tails(stdout: String, stderr: String) -> RunOutput {
-        let (out, err) = (stdout.clone(), stderr.clone());
-        RunOutput::new(stdout, stderr, [&out, &err])
+        let attention = RunOutput::new(String::new(), String::new(), [&stdout, &stderr]).attention;
+        RunOutput {
+            stdout,
+            stderr,
+            attention,
+        }
     }
 }
 

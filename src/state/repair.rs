@@ -402,24 +402,19 @@ pub fn repair(state: &mut Value) -> Repairs {
             top.remove("queue");
         }
     }
-    if let Some(Value::Array(queue)) = top.get_mut("queue") {
-        let items = std::mem::take(queue);
-        for (i, item) in items.into_iter().enumerate() {
-            match item {
-                Value::Object(mut obj) => {
-                    repair_queue_item(&mut obj, i, &mut repairs);
-                    queue.push(Value::Object(obj));
-                }
-                other => repairs.list.push(Repair {
-                    path: vec![Seg::Key("queue".into()), Seg::Index(i)],
-                    original: Some(other),
-                    read_as: None,
-                    restore: false,
-                    why: "is not an object; dropped (as ops-monitor.py drops it)".into(),
-                }),
+    keep_items(
+        top,
+        "queue",
+        "is not an object; dropped (as ops-monitor.py drops it)",
+        &mut repairs,
+        |i, item, repairs| match item {
+            Value::Object(obj) => {
+                repair_queue_item(obj, i, repairs);
+                true
             }
-        }
-    }
+            _ => false,
+        },
+    );
 
     repair_outbox(top, &mut repairs);
 
@@ -479,6 +474,33 @@ pub fn repair(state: &mut Value) -> Repairs {
     repairs
 }
 
+/// Each item of the list at `key` that `keep` (which may repair it) turns
+/// down is dropped and said once, `why`; a dropped item is not put back.
+fn keep_items(
+    top: &mut Map<String, Value>,
+    key: &str,
+    why: &str,
+    repairs: &mut Repairs,
+    mut keep: impl FnMut(usize, &mut Value, &mut Repairs) -> bool,
+) {
+    let Some(Value::Array(list)) = top.get_mut(key) else {
+        return;
+    };
+    for (i, mut item) in std::mem::take(list).into_iter().enumerate() {
+        if keep(i, &mut item, repairs) {
+            list.push(item);
+        } else {
+            repairs.list.push(Repair {
+                path: vec![Seg::Key(key.into()), Seg::Index(i)],
+                original: Some(item),
+                read_as: None,
+                restore: false,
+                why: why.into(),
+            });
+        }
+    }
+}
+
 /// The outbox is this port's own key: an odd value there never makes the
 /// whole state unreadable (SPEC §4). Not a list: read as empty, and the
 /// value is kept in the file while nothing replaces it; an entry that is
@@ -499,22 +521,13 @@ fn repair_outbox(top: &mut Map<String, Value>, repairs: &mut Repairs) {
             );
         }
     }
-    if let Some(Value::Array(entries)) = top.get_mut("outbox") {
-        let all = std::mem::take(entries);
-        for (i, entry) in all.into_iter().enumerate() {
-            if serde_json::from_value::<crate::outbox::OutboxMessage>(entry.clone()).is_ok() {
-                entries.push(entry);
-            } else {
-                repairs.list.push(Repair {
-                    path: vec![Seg::Key("outbox".into()), Seg::Index(i)],
-                    original: Some(entry),
-                    read_as: None,
-                    restore: false,
-                    why: "is not a message this version can read; dropped".into(),
-                });
-            }
-        }
-    }
+    keep_items(
+        top,
+        "outbox",
+        "is not a message this version can read; dropped",
+        repairs,
+        |_, entry, _| serde_json::from_value::<crate::outbox::OutboxMessage>(entry.clone()).is_ok(),
+    );
     if top.get("outboxDropped").is_some_and(Value::is_null) {
         top.remove("outboxDropped");
     }
