@@ -563,10 +563,10 @@ pub fn secret_source(
     defaults: &crate::config::Defaults,
     files: crate::paths::Files,
 ) -> impl FnOnce() -> Vec<String> + Send + 'static {
-    let channels = defaults.notify.clone();
-    let mut secrets = defaults.secrets();
+    let defaults = defaults.clone();
     move || {
-        let ctx = Context::from_env(channels, None, &files);
+        let mut secrets = defaults.secrets();
+        let ctx = Context::from_env(defaults.notify, None, &files);
         let mut session = Session::new(&ctx);
         for spec in ctx.channel_list() {
             if let Channel::Telegram { target, account } = spec {
