@@ -272,15 +272,26 @@ fn a_broken_config_keeps_watching_with_the_last_good_one_and_starts_nothing() {
     assert_eq!(starts(&env), 1);
 }
 
-#[test]
-fn with_no_good_copy_the_alert_uses_the_channels_the_broken_file_names() {
-    let env = TestEnv::new();
-    let mut config = with_file_channel(config_with(json!([paused_job(&env)])));
+/// The first tick of a config that never validated (a job kind that does
+/// not exist; `language` set when given): exit 2, one alert delivered
+/// through the file channel the broken file names. The texts delivered.
+fn first_tick_of_a_broken_config(env: &TestEnv, language: Option<&str>) -> Vec<String> {
+    let mut config = with_file_channel(config_with(json!([paused_job(env)])));
+    if let Some(lang) = language {
+        config["defaults"]["language"] = json!(lang);
+    }
     config["jobs"][0]["kind"] = json!("long_running_writer");
     env.config(&config);
     env.run(&["tick"]).code(2);
-    let texts = delivered(&env);
+    let texts = delivered(env);
     assert_eq!(texts.len(), 1);
+    texts
+}
+
+#[test]
+fn with_no_good_copy_the_alert_uses_the_channels_the_broken_file_names() {
+    let env = TestEnv::new();
+    let texts = first_tick_of_a_broken_config(&env, None);
     assert!(
         texts[0].starts_with("🚨 Ops alert (12:00:00)\n\n• ALERT: ops-jobs config invalid"),
         "the alert header: {}",
@@ -295,13 +306,7 @@ fn with_no_good_copy_the_alert_uses_the_channels_the_broken_file_names() {
 #[test]
 fn with_no_good_copy_the_alert_speaks_the_broken_files_language() {
     let env = TestEnv::new();
-    let mut config = with_file_channel(config_with(json!([paused_job(&env)])));
-    config["defaults"]["language"] = json!("zh");
-    config["jobs"][0]["kind"] = json!("long_running_writer");
-    env.config(&config);
-    env.run(&["tick"]).code(2);
-    let texts = delivered(&env);
-    assert_eq!(texts.len(), 1);
+    let texts = first_tick_of_a_broken_config(&env, Some("zh"));
     assert!(
         texts[0].starts_with("🛠️ Ops 快报\n\n• ALERT: ops-jobs config invalid"),
         "the zh header: {}",
